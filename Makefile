@@ -27,8 +27,11 @@ $(STAMP): settings.ini setup.py constraints.txt Makefile
 	@touch $@
 	@echo "installed into $(VENV): torch $$($(BIN)/python -c 'import torch; print(torch.__version__)')"
 
+# The main job on the offline default model: convert SmolLM2-135M-Instruct at T=8, then a scripted chat beside the float model.
 demo: install
-	$(BIN)/python -c "from stac_nb.models import chat_demo; chat_demo()"
+	$(BIN)/stac-convert --timesteps 8 --calib_samples 8 --output_dir snn_model --overwrite
+	$(BIN)/stac-chat --model_dir snn_model --compare_ann --max_new_tokens 40 \
+	  --turns "What is the capital of France?" "What is it famous for?"
 
 test: install
 	tools/test.sh
