@@ -39,5 +39,9 @@ test: install
 test-slow: install
 	tools/test.sh slow
 
+# stac_nb against SpikingJelly's own LLM recipe on SmolLM2-135M: fidelity, speed, memory (about 20 minutes; tables in bench/results/).
+bench: install
+	$(BIN)/python bench/bench.py
+
 readme: install
 	$(BIN)/python tools/readme.py
