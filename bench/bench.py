@@ -91,7 +91,7 @@ def main(quick:bool):
              # the conversions compared (full coverage unless `sites` says otherwise)
              T16=dict(timesteps=16, coding="fewspike", scale_method="max", headroom=2.0),
              T8=dict(timesteps=8, coding="fewspike"),
-             T8_p12=dict(timesteps=8, coding="fewspike", site_settings={"p": dict(timesteps=12)}),
+             T8_p12=dict(timesteps=8, coding="fewspike", site_settings={"p": dict(timesteps=12, scale_method="max", headroom=1.5)}),
              recipe_T=(8, 16, 32), recipe_sites=("q", "k", "v", "down"))
     log = lambda *a: print(f"[{time.perf_counter() - run_start:6.0f} s]", *a, flush=True)
 
@@ -147,6 +147,7 @@ def main(quick:bool):
         t_rec_convert = time.perf_counter() - start
         for label, model in (("SpikingJelly Qwen2SNNRecipe", rec),
                              ("stac_nb rate, recipe coverage", convert(ann, tok, T, "rate", stats=stats, progress=False, sites=S["recipe_sites"]).qann()),
+                             ("stac_nb rate, recipe coverage, MSE scales", convert(ann, tok, T, "rate", stats=stats, progress=False, sites=S["recipe_sites"], scale_method="mse").qann()),
                              ("stac_nb rate, full coverage", convert(ann, tok, T, "rate", stats=stats, progress=False).qann()),
                              ("stac_nb fewspike, full coverage", convert(ann, tok, T, "fewspike", stats=stats, progress=False,
                                                                          **({} if T < 16 else dict(scale_method="max", headroom=2.0))).qann())):
@@ -155,7 +156,7 @@ def main(quick:bool):
             ppl = math.exp(nll.double().mean())
             recipe_rows.append(dict(model=label, T=T, ppl=ppl, ratio=ppl / ann_r, top1=(top1 == ann_r_top1).double().mean().item(),
                                     seconds=time.perf_counter() - start))
-        log(f"recipe block T={T} (recipe conversion {t_rec_convert:.0f} s)", recipe_rows[-4:])
+        log(f"recipe block T={T} (recipe conversion {t_rec_convert:.0f} s)", recipe_rows[-5:])
         if T != 8: del recipes[T]
     recipe_df = pd.DataFrame(recipe_rows)
 

@@ -23,6 +23,7 @@ def readme_text(nb_path=root/'nbs'/'index.ipynb'):
     nb.cells = cells
     nb.metadata['language_info'] = {'name': 'python'}  # fenced code blocks say ```python
     body, _ = MarkdownExporter().from_notebook_node(nb)
+    body = re.sub(r'\]\((?!https?:|/|#)([^)]+\.png)\)', r'](nbs/\1)', body)  # images relative to nbs/ (the docs root)
     return re.sub(r'\n{3,}', '\n\n', body).strip() + '\n'
 
 if __name__ == '__main__':
