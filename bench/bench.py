@@ -8,7 +8,7 @@ The table, the run record (versions, seeds, model file hash, settings) and the r
     python bench/bench.py            # the full benchmark (about 20 minutes on 2 cores)
     python bench/bench.py --quick    # a smoke run on 1,024 tokens and 2 calibration chunks (not for reporting)
 """
-import argparse, hashlib, json, math, os, platform, resource, subprocess, sys, tempfile, time
+import argparse, hashlib, json, math, os, platform, subprocess, sys, tempfile, time
 from importlib.metadata import version
 from pathlib import Path
 
@@ -20,8 +20,9 @@ HERE = Path(__file__).resolve().parent
 SEED = 0
 
 def peak_rss_gb() -> float:
-    "Peak resident memory of this process so far (GB)."
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+    "Peak resident memory of this process so far (GB): VmHWM (ru_maxrss would carry the parent's peak across fork and exec)."
+    line = next(l for l in Path("/proc/self/status").read_text().splitlines() if l.startswith("VmHWM:"))
+    return int(line.split()[1]) / 2**20
 
 def sha256(path, chunk=1 << 20) -> str:
     h = hashlib.sha256()
