@@ -14,7 +14,6 @@ from pathlib import Path
 
 import pandas as pd
 import torch
-import torch.nn.functional as F
 
 HERE = Path(__file__).resolve().parent
 SEED = 0
@@ -41,14 +40,6 @@ def markdown(df:pd.DataFrame) -> str:
     cell = lambda v: f"{v:.4g}" if isinstance(v, float) else str(v)
     lines = ["| " + " | ".join(map(str, df.columns)) + " |", "|" + "---|" * len(df.columns)]
     return "\n".join(lines + ["| " + " | ".join(cell(v) for v in row) + " |" for row in df.itertuples(index=False)])
-
-def nll_top1(model, ids, context, stride):
-    "Per scored token: negative log-likelihood and argmax, with the protocol of `stac_nb.evaluate.perplexity`."
-    from stac_nb.evaluate import scored_logits
-    nll, top1 = [], []
-    for logits, targets in scored_logits(model, ids, context, stride, progress=False):
-        nll.append(F.cross_entropy(logits, targets, reduction="none")); top1.append(logits.argmax(-1))
-    return torch.cat(nll), torch.cat(top1)
 
 def seconds(fn, repeat=3):
     "Median wall time of `fn()` after one warm-up call."
@@ -79,6 +70,7 @@ def chat_memory(model_dir:str) -> dict:
 
 def main(quick:bool):
     from stac_nb.baseline import recipe_convert
+    from stac_nb.evaluate import nll_and_top1
     from stac_nb.calibrate import calibrate
     from stac_nb.convert import convert
     from stac_nb.data import load_text
@@ -111,12 +103,12 @@ def main(quick:bool):
     log(f"calibrated in {t_calib:.1f} s, converted in {t_convert - t_calib:.1f} s; peak RSS {peak_convert:.2f} GB")
 
     # fidelity on the evaluation tokens
-    ann_nll, ann_top1 = nll_top1(ann, ids, S["context"], S["stride"])
+    ann_nll, ann_top1 = nll_and_top1(ann, ids, S["context"], S["stride"], progress=False)
     ann_ppl = math.exp(ann_nll.double().mean())
     fid = {"ANN (float)": dict(ppl=ann_ppl, ratio=1.0, top1=1.0)}
     for key in ("T16", "T8", "T8_p12"):
         q = (snn8 if key == "T8" else convert(ann, tok, stats=stats, progress=False, **S[key])).qann()
-        nll, top1 = nll_top1(q, ids, S["context"], S["stride"])
+        nll, top1 = nll_and_top1(q, ids, S["context"], S["stride"], progress=False)
         ppl = math.exp(nll.double().mean())
         fid[key] = dict(ppl=ppl, ratio=ppl / ann_ppl, top1=(top1 == ann_top1).double().mean().item())
         log(key, fid[key])
@@ -125,9 +117,9 @@ def main(quick:bool):
     first = ids[:S["context"]]
     start = time.perf_counter()
     snn8.reset_stats()
-    snn_nll, _ = nll_top1(snn8, first, S["context"], S["stride"])
+    snn_nll, _ = nll_and_top1(snn8, first, S["context"], S["stride"], progress=False)
     t_snn_window = time.perf_counter() - start
-    q_nll, _ = nll_top1(snn8.qann(), first, S["context"], S["stride"])
+    q_nll, _ = nll_and_top1(snn8.qann(), first, S["context"], S["stride"], progress=False)
     st = snn8.spike_stats()
     spikes_check = dict(snn_ppl=math.exp(snn_nll.double().mean()), qann_ppl=math.exp(q_nll.double().mean()),
                         seconds=t_snn_window, firing_rate=((st.spikes_pos + st.spikes_neg).sum() / (st.neurons * st.tokens * st["T"]).sum()).item())
@@ -139,7 +131,7 @@ def main(quick:bool):
 
     # SpikingJelly's recipe and our rate coding at the recipe's coverage, on the first window
     rid = ids[:S["recipe_tokens"]]
-    ann_r_nll, ann_r_top1 = nll_top1(ann, rid, S["context"], S["stride"])
+    ann_r_nll, ann_r_top1 = nll_and_top1(ann, rid, S["context"], S["stride"], progress=False)
     ann_r = math.exp(ann_r_nll.double().mean())
     recipe_rows, recipes = [], {}
     for T in S["recipe_T"]:
@@ -153,7 +145,7 @@ def main(quick:bool):
                              ("stac_nb fewspike, full coverage", convert(ann, tok, T, "fewspike", stats=stats, progress=False,
                                                                          **({} if T < 16 else dict(scale_method="max", headroom=2.0))).qann())):
             start = time.perf_counter()
-            nll, top1 = nll_top1(model, rid, S["context"], S["stride"])
+            nll, top1 = nll_and_top1(model, rid, S["context"], S["stride"], progress=False)
             ppl = math.exp(nll.double().mean())
             recipe_rows.append(dict(model=label, T=T, ppl=ppl, ratio=ppl / ann_r, top1=(top1 == ann_r_top1).double().mean().item(),
                                     seconds=time.perf_counter() - start))
