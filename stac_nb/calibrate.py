@@ -270,13 +270,14 @@ def site_scale(st:SiteStats, # statistics of one site
                percentile:float=99.99, # for method="percentile"
                headroom:float=1.0, # multiplies the range
                per_tensor:bool=False, # one scale for the whole site
+               rope_pairs:bool=True, # share q/k scales across each RoPE pair (False: one scale per dimension)
               ) -> torch.Tensor:
     "Per-channel scale `range * headroom / Q` of a site."
     if method not in SCALE_METHODS: raise ValueError(f"scale method must be one of {SCALE_METHODS}, not {method!r}")
     if not headroom > 0: raise ValueError(f"headroom must be positive, not {headroom}")
     r = {"max": lambda: st.absmax, "percentile": lambda: st.percentile(percentile), "mse": lambda: _mse_range(st, Q)}[method]()
     if per_tensor: r = r.max().expand(r.shape)
-    elif st.rope:
+    elif st.rope and rope_pairs:
         half = r.shape[-1] // 2
         pair = torch.maximum(r[..., :half], r[..., half:])
         r = torch.cat([pair, pair], dim=-1)

@@ -17,7 +17,7 @@ from transformers import AutoConfig, AutoModelForCausalLM, GenerationMixin, PreT
 
 import stac_nb
 from .calibrate import CalibrationStats, Site, attach_sites, calibrate, model_family, native_shape, site_scale
-from .neurons import NeuronLayer, check_coding, max_level, quantize_levels
+from .neurons import NeuronLayer, check_coding, max_level, quantize_levels, time_sum
 
 # %% auto #0
 __all__ = ['ENGINES', 'TELEMETRY', 'SITE_KINDS', 'FORMAT_VERSION', 'SITE_SETTINGS', 'SpikingSite', 'resolve_sites', 'SpikingLM',
@@ -26,7 +26,7 @@ __all__ = ['ENGINES', 'TELEMETRY', 'SITE_KINDS', 'FORMAT_VERSION', 'SITE_SETTING
 
 # %% ../nbs/04_convert.ipynb #453213ce
 ENGINES = ("fused", "exact")
-TELEMETRY = ("spikes_pos", "spikes_neg", "elements", "tokens", "sops", "clipped", "sq_err", "sq_sum")  # running sums per site
+TELEMETRY = ("spikes", "net_spikes", "clipped", "sq_err", "sq_sum", "sops")  # the running float64 sums in `SpikingSite.telemetry`
 
 class SpikingSite(Site):
     "A quantizer site with a layer of spiking neurons: spikes drive what the site feeds; `qann` mode rounds instead."
@@ -34,14 +34,15 @@ class SpikingSite(Site):
         super().__init__(name, kind, channels, rope)
         self.neurons, self.engine, self.mode = NeuronLayer(coding, T), engine, mode
         self.register_buffer("scale", torch.ones(self.channels))
-        for k in TELEMETRY: self.register_buffer(k, torch.zeros((), dtype=torch.float64), persistent=False)
+        self.register_buffer("telemetry", torch.zeros(len(TELEMETRY), dtype=torch.float64), persistent=False)
+        self.elements = self.tokens = 0  # neuron evaluations and tokens seen: Python ints, no tensor op per call
         self._last_count = None
 
     def quantize(self, x):
         "`(spike train or None, integer levels)` of activation `x`: neurons in `snn` mode, rounding in `qann` mode."
         u = x / native_shape(self.kind, self.scale)
         if self.mode == "qann": return None, quantize_levels(u, self.neurons.Q)
-        spikes = self.neurons(u)
+        spikes = self.neurons(u)  # [T, *u.shape]
         levels = self.neurons.decode(spikes)
         self._record(spikes, x, u, levels)
         return spikes, levels
@@ -55,24 +56,27 @@ class SpikingSite(Site):
     def level_scale(self): return native_shape(self.kind, self.scale)
 
     def _record(self, spikes, x, u, levels):
-        # spikes are 0 or +-1: count over the T steps first (exact in any float dtype), then add up in float64
-        nonzero, net = spikes.abs().sum(0).sum(dtype=torch.float64), spikes.sum(0).sum(dtype=torch.float64)
-        # in-place `add_`: `self.buf += ...` would go through nn.Module.__setattr__ (a fifth of a decode step's time)
-        self.clipped.add_((u.abs() >= self.neurons.Q + 0.5).sum())
-        self.sq_err.add_(((u - levels) * native_shape(self.kind, self.scale)).square().sum(dtype=torch.float64))
-        self.sq_sum.add_(x.square().sum(dtype=torch.float64))
-        self._last_count = nonzero
-        self.spikes_pos.add_((nonzero + net) / 2)
-        self.spikes_neg.add_((nonzero - net) / 2)
-        self.elements.add_(x.numel())
-        self.tokens.add_(x.numel() // (math.prod(self.channels) * (x.shape[-1] if self.kind == "p" else 1)))
+        "Add this call to the running sums: one stacked in-place add (each tensor op costs microseconds at decode sizes)."
+        net = spikes.sum(0)  # a neuron's spikes share one sign (tested with the neurons): its spike count is |net|
+        self._last_count = net.abs().sum(dtype=torch.float64)  # whole numbers: exact in float64
+        err = (u - levels) * native_shape(self.kind, self.scale)
+        self.telemetry[:5].add_(torch.stack([self._last_count, net.sum(dtype=torch.float64), (u.abs() >= self.neurons.Q + 0.5).sum(),
+                                             err.square().sum(dtype=torch.float64), x.square().sum(dtype=torch.float64)]))
+        self.elements += x.numel()
+        self.tokens += x.numel() // (math.prod(self.channels) * (x.shape[-1] if self.kind == "p" else 1))
+
+    def counters(self) -> dict:
+        "The running sums since the last `reset_stats`, as Python numbers."
+        t = dict(zip(TELEMETRY, self.telemetry.tolist()))
+        return dict(spikes_pos=(t["spikes"] + t["net_spikes"]) / 2, spikes_neg=(t["spikes"] - t["net_spikes"]) / 2,
+                    elements=self.elements, tokens=self.tokens, sops=t["sops"], clipped=t["clipped"], sq_err=t["sq_err"], sq_sum=t["sq_sum"])
 
     def _drive(self, spikes, op, fan_out, scale=True):
         "Apply `op` (linear in its input) to each step's spike plane (times the scale), summing the steps by weight."
-        self.sops.add_(self._last_count, alpha=fan_out)
+        self.telemetry[-1:].add_(self._last_count, alpha=fan_out)  # synaptic operations
         if self.engine == "fused": return None
         w = self.neurons.step_weights(spikes.dtype, spikes.device)
-        return torch.tensordot(w, op(spikes * native_shape(self.kind, self.scale) if scale else spikes), dims=1)
+        return time_sum(w, op(spikes * native_shape(self.kind, self.scale) if scale else spikes))
 
     def linear(self, x, weight, bias=None):
         spikes, value = self.once(x)
@@ -92,7 +96,8 @@ class SpikingSite(Site):
         return (levels @ other_levels if y is None else y) * (native_shape(self.kind, self.scale) * other_scale)
 
     def reset_stats(self):
-        for k in TELEMETRY: getattr(self, k).zero_()
+        self.telemetry.zero_()
+        self.elements = self.tokens = 0
 
     def extra_repr(self):
         return f"{self.name!r}, kind={self.kind!r}, channels={self.channels}, engine={self.engine!r}, mode={self.mode!r}"
@@ -128,14 +133,15 @@ class SpikingLM(PreTrainedModel, GenerationMixin):
         "Spike telemetry since the last `reset_stats`: one row per neuron layer, in model order (firing rate, SOPs, clipping, error)."
         rows = []
         for s in self.spiking_sites:
-            T, tokens, spikes = s.neurons.T, s.tokens.item(), (s.spikes_pos + s.spikes_neg).item()
+            c, T = s.counters(), s.neurons.T
+            tokens, spikes = c["tokens"], c["spikes_pos"] + c["spikes_neg"]
             rows.append(dict(site=s.name, kind=s.kind, coding=s.neurons.coding, T=T,
-                             neurons=s.elements.item() / tokens if tokens else 0, tokens=int(tokens),
-                             spikes_pos=int(s.spikes_pos.item()), spikes_neg=int(s.spikes_neg.item()),
-                             firing_rate=spikes / (s.elements.item() * T) if tokens else 0.,
-                             spikes_per_token=spikes / tokens if tokens else 0., sops=int(s.sops.item()),
-                             clip_rate=s.clipped.item() / s.elements.item() if tokens else 0.,
-                             quant_rel_err=(s.sq_err / s.sq_sum).sqrt().item() if s.sq_sum > 0 else 0.))
+                             neurons=c["elements"] / tokens if tokens else 0, tokens=int(tokens),
+                             spikes_pos=int(c["spikes_pos"]), spikes_neg=int(c["spikes_neg"]),
+                             firing_rate=spikes / (c["elements"] * T) if tokens else 0.,
+                             spikes_per_token=spikes / tokens if tokens else 0., sops=int(c["sops"]),
+                             clip_rate=c["clipped"] / c["elements"] if tokens else 0.,
+                             quant_rel_err=(c["sq_err"] / c["sq_sum"]) ** 0.5 if c["sq_sum"] > 0 else 0.))
         return pd.DataFrame(rows).set_index("site")
 
     def reset_stats(self):
@@ -181,7 +187,7 @@ def _source_identity(model:nn.Module) -> dict:
                 architecture=type(model).__name__, model_type=c.model_type, layers=c.num_hidden_layers,
                 hidden=c.hidden_size, vocab=c.vocab_size, dtype=str(next(model.parameters()).dtype).replace("torch.", ""))
 
-SITE_SETTINGS = ("timesteps", "scale_method", "percentile", "headroom")
+SITE_SETTINGS = ("timesteps", "scale_method", "percentile", "headroom", "rope_pairs")
 
 def resolve_site_settings(family:str, chosen:tuple, # the model family and its spiking sites (`resolve_sites`)
                           site_settings:dict|None, # {site name: {setting: value}}, settings among `SITE_SETTINGS`
@@ -224,7 +230,8 @@ def convert(model:nn.Module, # a GPT-2 or Llama causal LM (never modified)
             scale_method:str|None=None, # "percentile", "max" or "mse"; default: "max", and "percentile" for the p sites
             percentile:float=99.99, # for scale_method="percentile"
             headroom:float|None=None, # multiplies every calibrated range; default: 1.5, and 1.0 for the p sites
-            site_settings:dict|None=None, # per site kind, e.g. {"p": dict(timesteps=12)}: overrides of timesteps/scale_method/percentile/headroom
+            rope_pairs:bool=True, # query/key scales shared by each RoPE pair; False: per dimension (SpikingJelly's recipe)
+            site_settings:dict|None=None, # per site kind, e.g. {"p": dict(timesteps=12)}: overrides of timesteps/scale_method/percentile/headroom/rope_pairs
            ) -> SpikingLM:
     "A spiking copy of `model`, simulated over `timesteps` steps of `coding` neurons at every chosen site."
     check_coding(coding, timesteps)
@@ -234,7 +241,7 @@ def convert(model:nn.Module, # a GPT-2 or Llama causal LM (never modified)
     site_settings = resolve_site_settings(family, chosen, site_settings)
     def defaults(site):
         p = site == "p"
-        return dict(timesteps=timesteps, percentile=percentile,
+        return dict(timesteps=timesteps, percentile=percentile, rope_pairs=rope_pairs,
                     scale_method=("percentile" if p else "max") if scale_method is None else scale_method,
                     headroom=(1.0 if p else 1.5) if headroom is None else headroom)
     settings = {k: {**defaults(k), **site_settings.get(k, {})} for k in chosen}
@@ -249,10 +256,11 @@ def convert(model:nn.Module, # a GPT-2 or Llama causal LM (never modified)
     for s in snn.spiking_sites:
         opts = settings[s.name.rsplit(".", 1)[-1]]
         s.scale.copy_(site_scale(stats.sites[s.name], max_level(coding, opts["timesteps"]), method=opts["scale_method"],
-                                 percentile=opts["percentile"], headroom=opts["headroom"], per_tensor=simplified))
+                                 percentile=opts["percentile"], headroom=opts["headroom"], per_tensor=simplified,
+                                 rope_pairs=opts["rope_pairs"]))
     snn.spiking = dict(format=FORMAT_VERSION, stac_nb=stac_nb.__version__, source=_source_identity(model),
                        timesteps=timesteps, coding=coding, engine=engine, sites=list(chosen), mode="snn",
-                       scale_method=scale_method, percentile=percentile, headroom=headroom, simplified=simplified,
+                       scale_method=scale_method, percentile=percentile, headroom=headroom, rope_pairs=rope_pairs, simplified=simplified,
                        site_settings=settings,
                        calibration=dict(texts=stats.texts, tokens=stats.tokens, length=stats.length, seed=stats.seed),
                        convert_seconds=round(time.perf_counter() - start, 3))

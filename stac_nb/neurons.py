@@ -12,7 +12,7 @@ from spikingjelly.activation_based.neuron import BaseNode
 
 # %% auto #0
 __all__ = ['CODINGS', 'check_coding', 'max_level', 'round_half_away', 'quantize_levels', 'SignedIFNode', 'HalvingThresholdNode',
-           'step_weights', 'NeuronLayer', 'fewspike_train']
+           'step_weights', 'time_sum', 'NeuronLayer', 'fewspike_train']
 
 # %% ../nbs/02_neurons.ipynb #c4eca590
 CODINGS = ("rate", "fewspike")
@@ -24,6 +24,7 @@ def check_coding(coding:str, # "rate" or "fewspike"
     if coding not in CODINGS: raise ValueError(f"coding must be one of {CODINGS}, not {coding!r}")
     if not isinstance(T, int) or isinstance(T, bool) or not 1 <= T <= 256:
         raise ValueError(f"timesteps must be an integer from 1 to 256, not {T!r}")
+    if coding == "fewspike" and T > 63: raise ValueError(f"few-spike coding takes at most 63 timesteps (its levels reach 2^T - 1), not {T}")
 
 def max_level(coding:str, # "rate" or "fewspike"
               T:int, # number of timesteps
@@ -34,15 +35,14 @@ def max_level(coding:str, # "rate" or "fewspike"
 
 def round_half_away(u:torch.Tensor) -> torch.Tensor:
     "Round to the nearest integer, halves away from zero, with float-exact operations."
-    a = u.abs()
-    f = a.floor()
-    return torch.sign(u) * (f + (a - f >= 0.5).to(u.dtype))
+    whole = u.trunc()
+    return whole.add_((u - whole).mul_(2).trunc_())  # the fraction is exact; twice the fraction truncates to -1, 0 or +1
 
 def quantize_levels(u:torch.Tensor, # input divided by its scale, `x / s`
                     Q:int, # largest level per sign
                    ) -> torch.Tensor:
     "Integer-valued levels `clamp(round_half_away(u), -Q, Q)`, in `u`'s dtype."
-    return round_half_away(u).clamp(-Q, Q)
+    return round_half_away(u.clamp(-Q, Q))  # the same as clamping after rounding, as Q is a whole number
 
 # %% ../nbs/02_neurons.ipynb #9f53add5
 class SignedIFNode(BaseNode):
@@ -86,6 +86,12 @@ def step_weights(coding:str, # "rate" or "fewspike"
 
 _cached_step_weights = functools.lru_cache(maxsize=64)(step_weights)  # built once per coding, T, dtype and device; never written to
 
+def time_sum(w:torch.Tensor, # [T] weight of each step
+             seq:torch.Tensor, # [T, ...] one tensor per step
+            ) -> torch.Tensor:
+    "`sum_k w[k] * seq[k]`, as one matrix-vector product over the flattened trailing dimensions."
+    return (w @ seq.reshape(len(w), -1)).view(seq.shape[1:])
+
 class NeuronLayer(nn.Module):
     "A layer of `rate` or `fewspike` neurons: normalised input current in, spike train `[T, ...]` out."
     def __init__(self, coding:str="fewspike", # "rate" or "fewspike"
@@ -95,10 +101,10 @@ class NeuronLayer(nn.Module):
         check_coding(coding, T)
         self.coding, self.T, self.Q = coding, T, max_level(coding, T)
         self.node = SignedIFNode(T) if coding == "rate" else HalvingThresholdNode(T)
+        self.rest = tuple(self.node.get_reset_value(name) for name, _ in self.node.named_memories())
 
     def forward(self, u:torch.Tensor) -> torch.Tensor:
-        spikes = self.node(u.expand(self.T, *u.shape))
-        self.node.reset()  # what `functional.reset_net(self)` does here, without walking the module tree
+        (spikes,), _ = self.node.multi_step_functional_forward((u.expand(self.T, *u.shape),), self.rest)
         return spikes
 
     def step_weights(self, dtype:torch.dtype, device) -> torch.Tensor:
@@ -107,29 +113,35 @@ class NeuronLayer(nn.Module):
 
     def decode(self, spikes:torch.Tensor) -> torch.Tensor:
         "Levels from a spike train: the step-weighted sum of spikes."
-        return torch.tensordot(self.step_weights(spikes.dtype, spikes.device), spikes, dims=1)
+        return time_sum(self.step_weights(spikes.dtype, spikes.device), spikes)
 
     def extra_repr(self): return f"coding={self.coding!r}, T={self.T}, Q={self.Q}"
 
 # %% ../nbs/02_neurons.ipynb #f20d17f1
+@functools.lru_cache(maxsize=64)
+def _shifts(T:int, dtype:torch.dtype, device) -> torch.Tensor: return torch.arange(T - 1, -1, -1, dtype=dtype, device=device)
+
 def fewspike_train(levels:torch.Tensor, # integer-valued levels, |level| <= 2^T - 1
                    T:int, # number of timesteps
                   ) -> torch.Tensor:
     "Closed-form few-spike train `[T, ...]` of `levels`: binary digits of |level|, most significant first, signed."
-    weights = _cached_step_weights("fewspike", T, levels.dtype, levels.device).view(-1, *([1] * levels.dim()))
-    high = torch.floor(levels.abs()[None] / weights)  # |level| >> (T-1-k): exact, as the weights are powers of two
-    bits = high.clone()
-    bits[1:] -= 2 * high[:-1]  # the k-th binary digit: (|level| >> (T-1-k)) - 2 (|level| >> (T-k))
-    return bits.mul_(torch.sign(levels)[None])
+    ints = levels.to(torch.int32 if T < 32 else torch.int64)
+    shifts = _shifts(T, ints.dtype, ints.device).view(-1, *([1] * levels.dim()))
+    return (((ints.abs()[None] >> shifts) & 1) * ints.sign()[None]).to(levels.dtype)
+
+def _at_rest(states, rest) -> bool:
+    return all(bool((s == r).all()) if isinstance(s, torch.Tensor) else s == r for s, r in zip(states, rest))
 
 def _fewspike_kernel(self, inputs, states, **kwargs):
     "Vectorised multi-step forward of `HalvingThresholdNode` started from rest; the step loop otherwise."
-    x_seq, (v, v_neg, theta) = inputs[0], states[:3]
-    if x_seq.shape[0] != self.T or v_neg != 0.0 or theta != 2 ** (self.T - 1) or v.any():
+    x_seq = inputs[0]
+    if x_seq.shape[0] != self.T or not _at_rest(states[:3], (0.0, 0.0, 2.0 ** (self.T - 1))):
         return BaseNode.multi_step_functional_forward(self, inputs, states, **kwargs)
     u = x_seq[0]
     levels = quantize_levels(u, 2 ** self.T - 1)
-    v_end, v_neg_end = u.clamp_min(0) - levels.clamp_min(0), (-u).clamp_min(0) - (-levels).clamp_min(0)
+    residual = u - levels
+    v_end = residual * (u >= 0).to(u.dtype)  # the compartment of u's sign keeps the residual, the other stays empty
+    v_neg_end = v_end - residual
     return (fewspike_train(levels, self.T),), (v_end, v_neg_end, 2 ** (self.T - 1) / 2 ** self.T, *states[3:])
 
 HalvingThresholdNode.multi_step_functional_forward = _fewspike_kernel
