@@ -135,8 +135,9 @@ def site_attention(module, query, key, value, attention_mask, scaling=None, drop
     sites, groups = module.stac_sites, getattr(module, "num_key_value_groups", 1)
     key, value = _repeat_kv(key, groups), _repeat_kv(value, groups)
     scale = query.shape[-1] ** -0.5 if scaling is None else scaling
-    scores = sites["q"].matmul(query, key.transpose(2, 3)) * scale
-    if attention_mask is not None: scores = scores + attention_mask
+    scores = sites["q"].matmul(query, key.transpose(2, 3))
+    # mask + scale * scores in one pass (the mask is 0 or the dtype's minimum, so this rounds as `scores * scale + mask`)
+    scores = scores * scale if attention_mask is None else torch.add(attention_mask, scores, alpha=scale)
     probs = torch.softmax(scores, dim=-1, dtype=torch.promote_types(scores.dtype, torch.float32)).to(query.dtype)
     v_scale = sites["v"].level_scale
     if v_scale is not None: v_scale = _repeat_kv(v_scale[None], groups)[0]
@@ -213,11 +214,10 @@ class SiteStats:
             rows = to_rows(self.kind, x, row_mask)
             cols = rows.reshape(len(rows), -1).t().contiguous().abs()  # [channels, rows]: reductions along contiguous memory
         C, N = cols.shape
-        n = (cols != 0).sum(1) if self.kind == "p" else torch.full((C,), N, device=cols.device)
+        n = (cols != 0).sum(1, dtype=torch.int32).long() if self.kind == "p" else torch.full((C,), N, device=cols.device)  # int32: no int64 copy of the mask
         self.count = n.view(self.channels) if self.count is None else self.count + n.view(self.channels)
-        m = cols.amax(1).view(self.channels)
-        self.absmax = m if self.absmax is None else torch.maximum(self.absmax, m)
         self.top = self._merge_top(cols)
+        self.absmax = self.top[0]  # the running maximum is the first of the running top-K
         keys = torch.rand(N, generator=generator).to(cols.device)
         idx = None
         if self.keys is not None and len(self.keys) == self.reservoir_rows:  # only rows with a key below the reservoir's largest can enter
@@ -235,8 +235,8 @@ class SiteStats:
             old = self.top.reshape(len(self.top), C).t()  # [channels, k], descending
             if old.shape[1] == self.top_k:  # only values beating their channel's K-th largest can enter
                 enter = cols > old[:, -1:]
-                counts = enter.sum(1)
                 c, j = enter.nonzero(as_tuple=True)  # row-major: grouped by channel
+                counts = torch.bincount(c, minlength=C)
                 pos = torch.arange(len(c), device=cols.device) - (counts.cumsum(0) - counts).repeat_interleave(counts)
                 values = cols[c, j]
                 cols = cols.new_zeros(C, int(counts.max()) if len(c) else 0)  # zeros pad: they never displace a value >= 0
