@@ -17,6 +17,7 @@ import torch
 
 HERE = Path(__file__).resolve().parent
 SEED = 0
+RECIPE_RULE = "stac_nb rate, recipe coverage, recipe scale rule (max x1, q/k per dimension)"
 
 def peak_rss_gb() -> float:
     "Peak resident memory of this process so far (GB): VmHWM (ru_maxrss would carry the parent's peak across fork and exec)."
@@ -85,7 +86,9 @@ def main(quick:bool):
              T16=dict(timesteps=16, coding="fewspike", scale_method="max", headroom=2.0),
              T8=dict(timesteps=8, coding="fewspike"),
              T8_p12=dict(timesteps=8, coding="fewspike", site_settings={"p": dict(timesteps=12, scale_method="max", headroom=1.5)}),
-             recipe_T=(8, 16, 32), recipe_sites=("q", "k", "v", "down"))
+             recipe_T=(8, 16, 32), recipe_sites=("q", "k", "v", "down"),
+             # the recipe's own scale rule: each channel's max |x|, no headroom, query/key scales per dimension
+             recipe_rule=dict(scale_method="max", headroom=1.0, rope_pairs=False))
     log = lambda *a: print(f"[{time.perf_counter() - run_start:6.0f} s]", *a, flush=True)
 
     ann, tok = load_model()
@@ -141,6 +144,7 @@ def main(quick:bool):
         for label, model in (("SpikingJelly Qwen2SNNRecipe", rec),
                              ("stac_nb rate, recipe coverage", convert(ann, tok, T, "rate", stats=stats, progress=False, sites=S["recipe_sites"]).qann()),
                              ("stac_nb rate, recipe coverage, MSE scales", convert(ann, tok, T, "rate", stats=stats, progress=False, sites=S["recipe_sites"], scale_method="mse").qann()),
+                             (RECIPE_RULE, convert(ann, tok, T, "rate", stats=stats, progress=False, sites=S["recipe_sites"], **S["recipe_rule"]).qann()),
                              ("stac_nb rate, full coverage", convert(ann, tok, T, "rate", stats=stats, progress=False).qann()),
                              ("stac_nb fewspike, full coverage", convert(ann, tok, T, "fewspike", stats=stats, progress=False,
                                                                          **({} if T < 16 else dict(scale_method="max", headroom=2.0))).qann())):
@@ -149,7 +153,7 @@ def main(quick:bool):
             ppl = math.exp(nll.double().mean())
             recipe_rows.append(dict(model=label, T=T, ppl=ppl, ratio=ppl / ann_r, top1=(top1 == ann_r_top1).double().mean().item(),
                                     seconds=time.perf_counter() - start))
-        log(f"recipe block T={T} (recipe conversion {t_rec_convert:.0f} s)", recipe_rows[-5:])
+        log(f"recipe block T={T} (recipe conversion {t_rec_convert:.0f} s)", recipe_rows[-6:])
         if T != 8: del recipes[T]
     recipe_df = pd.DataFrame(recipe_rows)
 
@@ -187,8 +191,8 @@ def main(quick:bool):
     ]
     for T in S["recipe_T"]:
         r = recipe_df[recipe_df["T"] == T].set_index("model")
-        ours, theirs = r.loc["stac_nb rate, recipe coverage"], r.loc["SpikingJelly Qwen2SNNRecipe"]
-        rows.append((f"perplexity rate T={T}, recipe coverage", "< recipe at same T",
+        ours, theirs = r.loc[RECIPE_RULE], r.loc["SpikingJelly Qwen2SNNRecipe"]
+        rows.append((f"perplexity rate T={T}, recipe coverage and scale rule", "< recipe at same T",
                      f"{ours.ppl:.2f} vs recipe {theirs.ppl:.2f} ({ours.ppl / theirs.ppl:.3f} x)", ours.ppl < theirs.ppl))
     for name, lim, cmp in (("exact", 0.4, "decode"), ("fused", 0.9, "decode")):
         x = speed[name]["decode_tok_s"] / a["decode_tok_s"]
