@@ -17,7 +17,8 @@ from transformers import AutoConfig, AutoModelForCausalLM, GenerationMixin, PreT
 
 import stac_nb
 from .calibrate import CalibrationStats, Site, attach_sites, calibrate, model_family, native_shape, site_scale
-from .neurons import NeuronLayer, check_coding, max_level, quantize_levels, time_sum
+from .kernels import READOUT_SUMS, spike_readout, time_sum
+from .neurons import NeuronLayer, check_coding, max_level, quantize_levels
 
 # %% auto #0
 __all__ = ['ENGINES', 'TELEMETRY', 'SITE_KINDS', 'FORMAT_VERSION', 'SITE_SETTINGS', 'SpikingSite', 'resolve_sites', 'SpikingLM',
@@ -26,7 +27,7 @@ __all__ = ['ENGINES', 'TELEMETRY', 'SITE_KINDS', 'FORMAT_VERSION', 'SITE_SETTING
 
 # %% ../nbs/04_convert.ipynb #453213ce
 ENGINES = ("fused", "exact")
-TELEMETRY = ("spikes", "net_spikes", "clipped", "sq_err", "sq_sum", "sops")  # the running float64 sums in `SpikingSite.telemetry`
+TELEMETRY = (*READOUT_SUMS, "sops")  # the running float64 sums in `SpikingSite.telemetry`
 
 class SpikingSite(Site):
     "A quantizer site with a layer of spiking neurons: spikes drive what the site feeds; `qann` mode rounds instead."
@@ -40,30 +41,30 @@ class SpikingSite(Site):
 
     def quantize(self, x):
         "`(spike train or None, integer levels)` of activation `x`: neurons in `snn` mode, rounding in `qann` mode."
-        u = x / native_shape(self.kind, self.scale)
-        if self.mode == "qann": return None, quantize_levels(u, self.neurons.Q)
-        spikes = self.neurons(u)  # [T, *u.shape]
-        levels = self.neurons.decode(spikes)
-        self._record(spikes, x, u, levels)
-        return spikes, levels
+        return self._code(x)[:2]
 
     def encode(self, x):
         "`(spike train or None, decoded value levels * scale)` of activation `x`."
-        spikes, levels = self.quantize(x)
-        return spikes, levels * native_shape(self.kind, self.scale)
+        spikes, _, value = self._code(x)
+        return spikes, value
+
+    def _code(self, x):
+        "`(spikes or None, levels, value)` of `x`; in `snn` mode the readout decodes the spikes and adds them to the telemetry."
+        scale = native_shape(self.kind, self.scale)
+        u = x / scale
+        if self.mode == "qann":
+            levels = quantize_levels(u, self.neurons.Q)
+            return None, levels, levels * scale
+        spikes = self.neurons(u)  # [T, *u.shape]
+        levels, value, sums = spike_readout(spikes, x, u, scale, self.neurons.step_weights(spikes.dtype, spikes.device), self.neurons.Q)
+        self._last_count = sums[0]
+        self.telemetry[:len(sums)].add_(sums)  # one in-place add: each tensor op costs microseconds at decode sizes
+        self.elements += x.numel()
+        self.tokens += x.numel() // (math.prod(self.channels) * (x.shape[-1] if self.kind == "p" else 1))
+        return spikes, levels, value
 
     @property
     def level_scale(self): return native_shape(self.kind, self.scale)
-
-    def _record(self, spikes, x, u, levels):
-        "Add this call to the running sums: one stacked in-place add (each tensor op costs microseconds at decode sizes)."
-        net = spikes.sum(0)  # a neuron's spikes share one sign (tested with the neurons): its spike count is |net|
-        self._last_count = net.abs().sum(dtype=torch.float64)  # whole numbers: exact in float64
-        err = (u - levels) * native_shape(self.kind, self.scale)
-        self.telemetry[:5].add_(torch.stack([self._last_count, net.sum(dtype=torch.float64), (u.abs() >= self.neurons.Q + 0.5).sum(),
-                                             err.square().sum(dtype=torch.float64), x.square().sum(dtype=torch.float64)]))
-        self.elements += x.numel()
-        self.tokens += x.numel() // (math.prod(self.channels) * (x.shape[-1] if self.kind == "p" else 1))
 
     def counters(self) -> dict:
         "The running sums since the last `reset_stats`, as Python numbers."

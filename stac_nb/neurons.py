@@ -9,10 +9,11 @@ import torch
 from torch import nn
 from spikingjelly.activation_based import functional
 from spikingjelly.activation_based.neuron import BaseNode
+from .kernels import fewspike_neuron, time_sum, use_kernels
 
 # %% auto #0
 __all__ = ['CODINGS', 'check_coding', 'max_level', 'round_half_away', 'quantize_levels', 'SignedIFNode', 'HalvingThresholdNode',
-           'step_weights', 'time_sum', 'NeuronLayer', 'fewspike_train']
+           'step_weights', 'NeuronLayer', 'fewspike_train']
 
 # %% ../nbs/02_neurons.ipynb #c4eca590
 CODINGS = ("rate", "fewspike")
@@ -24,7 +25,7 @@ def check_coding(coding:str, # "rate" or "fewspike"
     if coding not in CODINGS: raise ValueError(f"coding must be one of {CODINGS}, not {coding!r}")
     if not isinstance(T, int) or isinstance(T, bool) or not 1 <= T <= 256:
         raise ValueError(f"timesteps must be an integer from 1 to 256, not {T!r}")
-    if coding == "fewspike" and T > 63: raise ValueError(f"few-spike coding takes at most 63 timesteps (its levels reach 2^T - 1), not {T}")
+    if coding == "fewspike" and T > 53: raise ValueError(f"few-spike coding takes at most 53 timesteps (its levels, up to 2^T - 1, must be exact in float64), not {T}")
 
 def max_level(coding:str, # "rate" or "fewspike"
               T:int, # number of timesteps
@@ -86,12 +87,6 @@ def step_weights(coding:str, # "rate" or "fewspike"
 
 _cached_step_weights = functools.lru_cache(maxsize=64)(step_weights)  # built once per coding, T, dtype and device; never written to
 
-def time_sum(w:torch.Tensor, # [T] weight of each step
-             seq:torch.Tensor, # [T, ...] one tensor per step
-            ) -> torch.Tensor:
-    "`sum_k w[k] * seq[k]`, as one matrix-vector product over the flattened trailing dimensions."
-    return (w @ seq.reshape(len(w), -1)).view(seq.shape[1:])
-
 class NeuronLayer(nn.Module):
     "A layer of `rate` or `fewspike` neurons: normalised input current in, spike train `[T, ...]` out."
     def __init__(self, coding:str="fewspike", # "rate" or "fewspike"
@@ -137,11 +132,14 @@ def _fewspike_kernel(self, inputs, states, **kwargs):
     x_seq = inputs[0]
     if x_seq.shape[0] != self.T or not _at_rest(states[:3], (0.0, 0.0, 2.0 ** (self.T - 1))):
         return BaseNode.multi_step_functional_forward(self, inputs, states, **kwargs)
-    u = x_seq[0]
+    u, theta_end = x_seq[0], 2 ** (self.T - 1) / 2 ** self.T
+    if use_kernels(u):  # the compiled kernel (`02a_kernels`): the same spikes and membranes in one call
+        spikes, v_end, v_neg_end = fewspike_neuron(u, self.T)
+        return (spikes,), (v_end, v_neg_end, theta_end, *states[3:])
     levels = quantize_levels(u, 2 ** self.T - 1)
     residual = u - levels
     v_end = residual * (u >= 0).to(u.dtype)  # the compartment of u's sign keeps the residual, the other stays empty
     v_neg_end = v_end - residual
-    return (fewspike_train(levels, self.T),), (v_end, v_neg_end, 2 ** (self.T - 1) / 2 ** self.T, *states[3:])
+    return (fewspike_train(levels, self.T),), (v_end, v_neg_end, theta_end, *states[3:])
 
 HalvingThresholdNode.multi_step_functional_forward = _fewspike_kernel
