@@ -158,6 +158,7 @@ def fewspike_neuron(u:torch.Tensor, # input current, any shape (CPU, float32/flo
                     T:int, # timesteps
                    ) -> tuple:
     "Compiled few-spike neurons from rest: `(spikes [T, *u.shape], v_pos, v_neg)`."
+    if not available(u): raise RuntimeError("the compiled kernels cannot run here (see `available`); use `neurons.fewspike_train` instead")
     return tuple(_extension().fewspike_neuron(u, T))
 
 def spike_readout(spikes:torch.Tensor, # [T, ...] spike train of 0 and +-1
