@@ -5,7 +5,7 @@ Fidelity rows evaluate each conversion's quantized ANN, which the spiking model 
 of `nbs/04_convert.ipynb`); the run checks that once more on the real model by simulating the spikes at T=8.
 The table, the run record (versions, seeds, model file hash, settings) and the raw numbers go to `bench/results/`.
 
-    python bench/bench.py            # the full benchmark (about 20 minutes on 2 cores)
+    python bench/bench.py            # the full benchmark (about 16 minutes on 2 cores)
     python bench/bench.py --quick    # a smoke run on 1,024 tokens and 2 calibration chunks (not for reporting)
 """
 import argparse, hashlib, json, math, os, platform, subprocess, sys, tempfile, time
@@ -170,7 +170,7 @@ def main(quick:bool):
             n = S["decode_tokens"]
             gen = (lambda: m.generate(short, max_new_tokens=n)) if name == "recipe" else \
                   (lambda: m.generate(short, attention_mask=torch.ones_like(short), max_new_tokens=n, min_new_tokens=n, do_sample=False))
-            decode = seconds(gen, repeat=1)
+            decode = seconds(gen, repeat=3)  # median of three: decode timings are the noisiest on a shared machine
             speed[name] = dict(prefill_s=prefill, decode_tok_s=n / decode)
             log("speed", name, speed[name])
 

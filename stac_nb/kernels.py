@@ -38,8 +38,7 @@ std::vector<at::Tensor> fewspike_neuron(const at::Tensor& u_in, int64_t T) {
   AT_DISPATCH_FLOATING_TYPES(u.scalar_type(), "fewspike_neuron", [&] {
     const scalar_t* pu = u.data_ptr<scalar_t>();
     scalar_t *ps = spikes.data_ptr<scalar_t>(), *pp = v_pos.data_ptr<scalar_t>(), *pn = v_neg.data_ptr<scalar_t>();
-    int64_t mag[BLOCK];
-    scalar_t sign[BLOCK];
+    int64_t mag[BLOCK], sign[BLOCK];
     for (int64_t b = 0; b < n; b += BLOCK) {
       const int64_t e = std::min(n, b + BLOCK);
       for (int64_t i = b; i < e; ++i) {
@@ -47,7 +46,7 @@ std::vector<at::Tensor> fewspike_neuron(const at::Tensor& u_in, int64_t T) {
         const int64_t level = level_of(x, Q);
         // branch-free on purpose: signs and digits are data, and a mispredicted branch per spike costs more than the rest
         mag[i - b] = std::abs(level);
-        sign[i - b] = scalar_t((level > 0) - (level < 0));
+        sign[i - b] = (level > 0) - (level < 0);
         const scalar_t positive = scalar_t(x >= 0), residual = x - scalar_t(level);  // the compartment of x's sign keeps it
         pp[i] = positive * residual;
         pn[i] = (positive - scalar_t(1)) * residual;
@@ -55,7 +54,7 @@ std::vector<at::Tensor> fewspike_neuron(const at::Tensor& u_in, int64_t T) {
       for (int64_t k = 0; k < T; ++k) {
         scalar_t* plane = ps + k * n;
         const int64_t shift = T - 1 - k;
-        for (int64_t i = b; i < e; ++i) plane[i] = scalar_t((mag[i - b] >> shift) & 1) * sign[i - b];
+        for (int64_t i = b; i < e; ++i) plane[i] = scalar_t(((mag[i - b] >> shift) & 1) * sign[i - b]);  // integer product: no -0
       }
     }
   });
