@@ -79,7 +79,8 @@ class Site(nn.Module):
         super().__init__()
         self.name, self.kind, self.channels, self.rope = name, kind, tuple(channels), rope
 
-        self.consumers, self._memo = 1, None  # how many weight matrices this site feeds (qkv: 3 in Llama)
+        self.consumers = 1  # how many weight matrices this site feeds (qkv: 3 in Llama)
+        self._memo = [None, None, 0]  # [input, its encoding, consumers served], mutated in place: no nn.Module attribute set per call
 
     def encode(self, x): return None, x  # (spike train, value handed on): the float model has no spikes
     def forward(self, x): return self.encode(x)[1]
@@ -90,10 +91,11 @@ class Site(nn.Module):
 
     def once(self, x):
         "`self.encode(x)`, computed once for all the weight matrices this site feeds with the same input tensor."
-        if self._memo is None or self._memo[0] is not x: self._memo = [x, self.encode(x), 0]
-        out = self._memo[1]
-        self._memo[2] += 1
-        if self._memo[2] >= self.consumers: self._memo = None  # the last consumer: release the tensors
+        memo = self._memo
+        if memo[0] is not x: memo[:] = [x, self.encode(x), 0]
+        out = memo[1]
+        memo[2] += 1
+        if memo[2] >= self.consumers: memo[:] = [None, None, 0]  # the last consumer: release the tensors
         return out
 
 # %% ../nbs/03_calibrate.ipynb #c8443762

@@ -36,8 +36,9 @@ class SpikingSite(Site):
         self.neurons, self.engine, self.mode = NeuronLayer(coding, T), engine, mode
         self.register_buffer("scale", torch.ones(self.channels))
         self.register_buffer("telemetry", torch.zeros(len(TELEMETRY), dtype=torch.float64), persistent=False)
-        self.elements = self.tokens = 0  # neuron evaluations and tokens seen: Python ints, no tensor op per call
-        self._last_count = None
+        # neuron evaluations and tokens seen, and the last call's spike count (for `_drive`): a dict mutated in place,
+        # as an nn.Module attribute set per call costs microseconds
+        self.tally = dict(elements=0, tokens=0, last_count=None)
 
     def quantize(self, x):
         "`(spike train or None, integer levels)` of activation `x`: neurons in `snn` mode, rounding in `qann` mode."
@@ -57,10 +58,11 @@ class SpikingSite(Site):
             return None, levels, levels * scale
         spikes = self.neurons(u)  # [T, *u.shape]
         levels, value, sums = spike_readout(spikes, x, u, scale, self.neurons.step_weights(spikes.dtype, spikes.device), self.neurons.Q)
-        self._last_count = sums[0]
+        tally = self.tally
+        tally["last_count"] = sums[0]
         self.telemetry[:len(sums)].add_(sums)  # one in-place add: each tensor op costs microseconds at decode sizes
-        self.elements += x.numel()
-        self.tokens += x.numel() // (math.prod(self.channels) * (x.shape[-1] if self.kind == "p" else 1))
+        tally["elements"] += x.numel()
+        tally["tokens"] += x.numel() // (math.prod(self.channels) * (x.shape[-1] if self.kind == "p" else 1))
         return spikes, levels, value
 
     @property
@@ -70,11 +72,11 @@ class SpikingSite(Site):
         "The running sums since the last `reset_stats`, as Python numbers."
         t = dict(zip(TELEMETRY, self.telemetry.tolist()))
         return dict(spikes_pos=(t["spikes"] + t["net_spikes"]) / 2, spikes_neg=(t["spikes"] - t["net_spikes"]) / 2,
-                    elements=self.elements, tokens=self.tokens, sops=t["sops"], clipped=t["clipped"], sq_err=t["sq_err"], sq_sum=t["sq_sum"])
+                    elements=self.tally["elements"], tokens=self.tally["tokens"], sops=t["sops"], clipped=t["clipped"], sq_err=t["sq_err"], sq_sum=t["sq_sum"])
 
     def _drive(self, spikes, op, fan_out, scale=True):
         "Apply `op` (linear in its input) to each step's spike plane (times the scale), summing the steps by weight."
-        self.telemetry[-1:].add_(self._last_count, alpha=fan_out)  # synaptic operations
+        self.telemetry[-1:].add_(self.tally["last_count"], alpha=fan_out)  # synaptic operations
         if self.engine == "fused": return None
         w = self.neurons.step_weights(spikes.dtype, spikes.device)
         return time_sum(w, op(spikes * native_shape(self.kind, self.scale) if scale else spikes))
@@ -98,7 +100,7 @@ class SpikingSite(Site):
 
     def reset_stats(self):
         self.telemetry.zero_()
-        self.elements = self.tokens = 0
+        self.tally.update(elements=0, tokens=0)
 
     def extra_repr(self):
         return f"{self.name!r}, kind={self.kind!r}, channels={self.channels}, engine={self.engine!r}, mode={self.mode!r}"

@@ -4,7 +4,7 @@
 
 # %% ../nbs/02a_kernels.ipynb #bd02c4ab
 from __future__ import annotations
-import functools, os, sys, warnings
+import functools, os, re, sys, warnings
 from pathlib import Path
 import torch
 
@@ -65,8 +65,12 @@ std::vector<at::Tensor> fewspike_neuron(const at::Tensor& u_in, int64_t T) {
 // spikes, net spikes, clipped (|u| >= Q + 1/2), sum (x - value)^2, sum x^2.
 std::vector<at::Tensor> spike_readout(const at::Tensor& spikes_in, const at::Tensor& x_in, const at::Tensor& u_in,
                                       const at::Tensor& scale, const at::Tensor& weights_in, double Q) {
+  for (const at::Tensor* t : {&spikes_in, &x_in, &scale, &weights_in})
+    TORCH_CHECK(t->device() == u_in.device() && t->scalar_type() == u_in.scalar_type(),
+                "spike_readout: spikes, x, u, scale and weights must share u's device and dtype");
   const at::Tensor spikes = spikes_in.contiguous(), weights = weights_in.contiguous(), u = u_in.contiguous();
   const int64_t T = spikes.size(0), n = spikes.numel() / T;
+  TORCH_CHECK(n == u.numel() && weights.numel() == T, "spike_readout: spikes must be [T, *u.shape] and weights [T]");
   at::Tensor levels = at::empty(u.sizes(), spikes.options());
   int64_t count = 0, net = 0, clipped = 0;  // whole numbers: integer sums are exact
   AT_DISPATCH_FLOATING_TYPES(spikes.scalar_type(), "spike_readout_levels", [&] {
@@ -114,7 +118,7 @@ def _extension():
     if os.environ.get("STAC_NB_KERNELS", "1") == "0": return None
     try:
         from torch.utils import cpp_extension
-        name = "stac_nb_kernels"
+        name = "stac_nb_kernels_torch_" + re.sub(r"\W", "_", torch.__version__)  # rebuilt for another torch
         try: built = (Path(cpp_extension._get_build_directory(name, False))/f"{name}.so").exists()
         except Exception: built = False  # a private helper: if it moves, we only lose the accurate message
         if not built: print("stac_nb: building the CPU spike kernels (once per environment, about 30 s)...", file=sys.stderr, flush=True)
@@ -138,11 +142,10 @@ class kernels_off:
 
 MAX_NEURONS = 1 << 15  # per call; above this PyTorch's vectorised operations are as fast or faster (the sweep below)
 
-def use_kernels(u:torch.Tensor, # the neurons' input, one element per neuron
-                *others:torch.Tensor, # the other tensors the kernel reads
+def use_kernels(u:torch.Tensor, # the neurons' input, one element per neuron (the kernels check that the other tensors match it)
                ) -> bool:
     "Whether to run the compiled kernels here: at most `MAX_NEURONS` neurons, `available`, and not inside `kernels_off`."
-    return kernels_off.depth == 0 and u.numel() <= MAX_NEURONS and available(u, *others)
+    return kernels_off.depth == 0 and u.numel() <= MAX_NEURONS and available(u)
 
 # %% ../nbs/02a_kernels.ipynb #780542cc
 READOUT_SUMS = ("spikes", "net_spikes", "clipped", "sq_err", "sq_sum")
@@ -168,7 +171,7 @@ def spike_readout(spikes:torch.Tensor, # [T, ...] spike train of 0 and +-1
                   Q:int, # largest level (inputs with |u| >= Q + 1/2 count as clipped)
                  ) -> tuple:
     "`(levels, value, sums)` of a spike train: compiled where `use_kernels` allows, PyTorch operations otherwise."
-    if use_kernels(u, spikes, x, scale, weights): return tuple(_extension().spike_readout(spikes, x, u, scale, weights, float(Q)))
+    if use_kernels(u): return tuple(_extension().spike_readout(spikes, x, u, scale, weights, float(Q)))
     return readout_reference(spikes, x, u, scale, weights, Q)
 
 def readout_reference(spikes, x, u, scale, weights, Q) -> tuple:
