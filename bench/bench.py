@@ -161,7 +161,7 @@ def main(quick:bool):
     prompt = ids[None, :S["prompt_tokens"]]
     short = ids[None, :S["decode_prompt"]]
     exact8 = convert(ann, tok, stats=stats, progress=False, engine="exact", **S["T8"])
-    # the QANN rounds at the same 241 sites without neurons or telemetry: the floor of per-site work in eager PyTorch
+    # the QANN rounds at the same 241 sites in PyTorch operations, without neurons or telemetry: what per-site work costs in eager mode
     models = {"ANN": ann, "qann": snn8.qann(), "fused": snn8, "exact": exact8, "recipe": recipes[8]}
     speed = {}
     with torch.no_grad():
@@ -206,7 +206,7 @@ def main(quick:bool):
               ram["SNN"]["peak_gb"] <= 2 * ram["ANN"]["peak_gb"])]
     table = pd.DataFrame(rows, columns=["figure", "target", "measured", "met"])
     others = pd.DataFrame([dict(model=label, prefill_x=speed[k]["prefill_s"] / a["prefill_s"], decode_x=speed[k]["decode_tok_s"] / a["decode_tok_s"])
-                           for k, label in (("qann", "QANN T=8 (rounding only: the eager-mode floor)"), ("recipe", "SpikingJelly recipe T=8"))])
+                           for k, label in (("qann", "QANN T=8 (rounds at the same sites in PyTorch operations, no neurons)"), ("recipe", "SpikingJelly recipe T=8"))])
 
     record = dict(created=time.strftime("%Y-%m-%dT%H:%M:%S%z"), quick=quick, model=DEFAULT_LABEL, model_file=default_gguf_path().name,
                   model_sha256=sha256(default_gguf_path()), seed=SEED, settings=S,
