@@ -70,7 +70,8 @@ std::vector<at::Tensor> spike_readout(const at::Tensor& spikes_in, const at::Ten
                 "spike_readout: spikes, x, u, scale and weights must share u's device and dtype");
   const at::Tensor spikes = spikes_in.contiguous(), weights = weights_in.contiguous(), u = u_in.contiguous();
   const int64_t T = spikes.size(0), n = spikes.numel() / T;
-  TORCH_CHECK(n == u.numel() && weights.numel() == T, "spike_readout: spikes must be [T, *u.shape] and weights [T]");
+  TORCH_CHECK(n == u.numel() && weights.numel() == T && x_in.sizes() == u_in.sizes(),
+              "spike_readout: spikes must be [T, *u.shape], x of u's shape and weights [T]");
   at::Tensor levels = at::empty(u.sizes(), spikes.options());
   int64_t count = 0, net = 0, clipped = 0;  // whole numbers: integer sums are exact
   AT_DISPATCH_FLOATING_TYPES(spikes.scalar_type(), "spike_readout_levels", [&] {
@@ -93,6 +94,7 @@ std::vector<at::Tensor> spike_readout(const at::Tensor& spikes_in, const at::Ten
     }
   });
   at::Tensor value = levels * scale;  // broadcasts the per-channel scale as the site's tensor needs
+  TORCH_CHECK(value.sizes() == u.sizes(), "spike_readout: scale must broadcast to u's shape");
   const at::Tensor x = x_in.contiguous(), v = value.contiguous();
   double err = 0, total = 0;
   AT_DISPATCH_FLOATING_TYPES(v.scalar_type(), "spike_readout_error", [&] {
@@ -164,9 +166,9 @@ def fewspike_neuron(u:torch.Tensor, # input current, any shape (CPU, float32/flo
     return tuple(_extension().fewspike_neuron(u, T))
 
 def spike_readout(spikes:torch.Tensor, # [T, ...] spike train of 0 and +-1
-                  x:torch.Tensor, # the activation the spikes encode, broadcast-compatible with the levels
+                  x:torch.Tensor, # the activation the spikes encode (u's shape)
                   u:torch.Tensor, # x / scale, the neurons' input
-                  scale:torch.Tensor, # per-channel scale, shaped to broadcast against the levels
+                  scale:torch.Tensor, # per-channel scale, shaped to broadcast to u's shape
                   weights:torch.Tensor, # [T] step weights
                   Q:int, # largest level (inputs with |u| >= Q + 1/2 count as clipped)
                  ) -> tuple:
