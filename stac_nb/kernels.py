@@ -131,9 +131,9 @@ def _extension():
                       "using PyTorch operations instead (same results, slower). Install a C++ compiler and `ninja` to build them.")
         return None
 
-def available(*tensors:torch.Tensor) -> bool:
-    "Whether the compiled kernels can run on `tensors`: CPU, float32 or float64, built and not switched off."
-    return all(t.device.type == "cpu" and t.dtype in DTYPES for t in tensors) and _extension() is not None
+def available(t:torch.Tensor) -> bool:
+    "Whether the compiled kernels can run on tensors like `t`: CPU, float32 or float64, built and not switched off."
+    return t.device.type == "cpu" and t.dtype in DTYPES and _extension() is not None
 
 # %% ../nbs/02a_kernels.ipynb #884f6048
 class kernels_off:

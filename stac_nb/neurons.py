@@ -7,7 +7,6 @@ from __future__ import annotations
 import functools
 import torch
 from torch import nn
-from spikingjelly.activation_based import functional
 from spikingjelly.activation_based.neuron import BaseNode
 from .kernels import fewspike_neuron, time_sum, use_kernels
 
