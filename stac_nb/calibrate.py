@@ -52,15 +52,14 @@ def block_site_names(family:str) -> list:
     return [lin[0], "q", "k", "v", "p", *lin[1:]]
 
 # %% ../nbs/03_calibrate.ipynb #20339532
-CHANNEL_DIMS = {"linear": 1, "q": 2, "k": 2, "v": 2, "p": 1}  # trailing channel dimensions, after `to_rows`' permutation
+CHANNEL_DIMS = {"linear": 1, "q": 2, "k": 2, "v": 2}  # trailing channel dimensions, after `to_rows`' permutation
 
-def to_rows(kind:str, # site kind: linear, q, k, v or p
+def to_rows(kind:str, # site kind: linear, q, k or v
             x:torch.Tensor, # a tensor as the site sees it
             row_mask:torch.Tensor|None=None, # [batch, seq] bool, False for padding tokens
            ) -> torch.Tensor:
     "`x` as `[rows, *channels]`, without the rows of padding tokens."
     if kind in ("q", "k", "v"): x = x.transpose(1, 2)  # [B, L, H, D]
-    elif kind == "p": x = x.permute(0, 2, 3, 1)  # [B, Lq, Lk, H]
     if row_mask is not None and x.dim() >= 3 and row_mask.shape == x.shape[:2]: x = x[row_mask]
     return x.reshape(-1, *x.shape[x.dim() - CHANNEL_DIMS[kind]:])
 
@@ -86,6 +85,7 @@ class Site(nn.Module):
     def forward(self, x): return self.encode(x)[1]
     def linear(self, x, weight, bias=None): return F.linear(self.once(x)[1], weight, bias)
     def matmul(self, x, other, other_scale=None): return self.encode(x)[1] @ other
+    fusable = True  # hands on what it gets or only records it: its attention product may run in one fused kernel (SDPA)
     level_scale = None  # the per-channel scale of the levels this site hands on, when it quantizes (see `site_attention`)
     def extra_repr(self): return f"{self.name!r}, kind={self.kind!r}, channels={self.channels}"
 
@@ -132,18 +132,28 @@ def _repeat_kv(x:torch.Tensor, groups:int) -> torch.Tensor:
     "Grouped-query attention: repeat each KV head for the query heads that share it."
     return x if groups == 1 else x.repeat_interleave(groups, dim=1)
 
+def _with_ones(x:torch.Tensor) -> torch.Tensor:
+    "`x` with a column of ones appended to its last dimension."
+    return torch.cat([x, x.new_ones(*x.shape[:-1], 1)], -1)
+
 def site_attention(module, query, key, value, attention_mask, scaling=None, dropout=0.0, **kwargs):
-    "Eager attention whose two products are driven by the module's `q` and `p` sites."
+    "Attention whose products are driven by the module's `q` and `p` sites; `p` sees `exp(s - row max)`, normalised after `P V`."
     sites, groups = module.stac_sites, getattr(module, "num_key_value_groups", 1)
     key, value = _repeat_kv(key, groups), _repeat_kv(value, groups)
     scale = query.shape[-1] ** -0.5 if scaling is None else scaling
+    if sites["q"].fusable and sites["p"].fusable:  # nothing quantizes in the products: no weights materialised
+        out = F.scaled_dot_product_attention(sites["q"](query), key, value, attn_mask=attention_mask, scale=scale)
+        return out.transpose(1, 2).contiguous(), None
     scores = sites["q"].matmul(query, key.transpose(2, 3))
     # mask + scale * scores in one pass (the mask is 0 or the dtype's minimum, so this rounds as `scores * scale + mask`)
     scores = scores * scale if attention_mask is None else torch.add(attention_mask, scores, alpha=scale)
-    probs = torch.softmax(scores, dim=-1, dtype=torch.promote_types(scores.dtype, torch.float32)).to(query.dtype)
+    scores = scores.to(torch.promote_types(scores.dtype, torch.float32))
+    weights = scores.sub_(scores.amax(-1, keepdim=True)).exp_().to(query.dtype)  # in (0, 1]; each row's largest is 1
     v_scale = sites["v"].level_scale
-    if v_scale is not None: v_scale = _repeat_kv(v_scale[None], groups)[0]
-    return sites["p"].matmul(probs, value, v_scale).transpose(1, 2).contiguous(), probs
+    if v_scale is not None: v_scale = _with_ones(_repeat_kv(v_scale[None], groups)[0])
+    out = sites["p"].matmul(weights, _with_ones(value), v_scale)  # [..., head_dim + 1]: P V, and the row sums of P
+    row_sums = out[..., -1:].clamp_min(torch.finfo(out.dtype).tiny)  # >= 1 at scale 1/Q; only a hand-set scale can zero a row
+    return (out[..., :-1] / row_sums).transpose(1, 2).contiguous(), None
 
 AttentionInterface.register("stac_nb", site_attention)
 AttentionMaskInterface.register("stac_nb", eager_mask)
@@ -209,15 +219,11 @@ class SiteStats:
 
     def update(self, x:torch.Tensor, row_mask=None, generator=None):
         "Fold a batch of activations, as the site sees them, into the statistics."
-        x = x.detach()
-        if self.kind == "p" and (row_mask is None or bool(row_mask.all())):
-            cols = x.transpose(0, 1).reshape(x.shape[1], -1)  # [heads, rows]: no copy for one sequence (probabilities are >= 0)
-        else:
-            rows = to_rows(self.kind, x, row_mask)
-            cols = rows.reshape(len(rows), -1).t().contiguous().abs()  # [channels, rows]: reductions along contiguous memory
+        rows = to_rows(self.kind, x.detach(), row_mask)
+        cols = rows.reshape(len(rows), -1).t().contiguous().abs()  # [channels, rows]: reductions along contiguous memory
         C, N = cols.shape
-        n = (cols != 0).sum(1, dtype=torch.int32).long() if self.kind == "p" else torch.full((C,), N, device=cols.device)  # int32: no int64 copy of the mask
-        self.count = n.view(self.channels) if self.count is None else self.count + n.view(self.channels)
+        n = torch.full(self.channels, N, device=cols.device)
+        self.count = n if self.count is None else self.count + n
         self.top = self._merge_top(cols)
         self.absmax = self.top[0]  # the running maximum is the first of the running top-K
         keys = torch.rand(N, generator=generator).to(cols.device)
@@ -289,9 +295,9 @@ def site_scale(st:SiteStats, # statistics of one site
 # %% ../nbs/03_calibrate.ipynb #a051c4eb
 class Observer(Site):
     "A site that records streaming statistics of what passes and hands it on unchanged."
-    def __init__(self, name, kind, channels, rope=False, top_k=64, p_top_k=4096, reservoir_rows=256, generator=None):
+    def __init__(self, name, kind, channels, rope=False, top_k=64, reservoir_rows=256, generator=None):
         super().__init__(name, kind, channels, rope)
-        self.stats = SiteStats(kind, tuple(channels), rope, p_top_k if kind == "p" else top_k, reservoir_rows)
+        self.stats = SiteStats(kind, tuple(channels), rope, top_k, reservoir_rows)
         self.generator, self.row_mask = generator, None
 
     def encode(self, x):
@@ -355,7 +361,6 @@ def calibrate(model:nn.Module, # a supported causal LM (never modified)
               batch_size:int=1, # chunks per forward pass
               seed:int=0, # fixes the default chunks and the reservoirs
               top_k:int=64, # largest values kept per channel (linear, q, k, v sites)
-              p_top_k:int=4096, # largest values kept per head for attention probabilities
               reservoir_rows:int=256, # rows kept per site for the MSE search
               progress:bool=True, # show a progress bar
              ) -> CalibrationStats:
@@ -364,14 +369,15 @@ def calibrate(model:nn.Module, # a supported causal LM (never modified)
     chunks = tokenize_chunks(tokenizer, texts, length)
     sited = copy.deepcopy(model).eval()
     gen = torch.Generator().manual_seed(seed)
-    observers = attach_sites(sited, lambda *a: Observer(*a, top_k=top_k, p_top_k=p_top_k,
-                                                        reservoir_rows=reservoir_rows, generator=gen))
+    # the p sites' scale is fixed (`site_attention`): they stay plain sites, so attention runs fused
+    make = lambda name, kind, *a: Site(name, kind, *a) if kind == "p" else Observer(name, kind, *a, top_k=top_k, reservoir_rows=reservoir_rows, generator=gen)
+    observers = [s for s in attach_sites(sited, make).values() if isinstance(s, Observer)]
     pad_id = next(i for i in (tokenizer.pad_token_id, tokenizer.eos_token_id, 0) if i is not None)
     device = next(model.parameters()).device
     with torch.no_grad():
         for start in tqdm(range(0, len(chunks), batch_size), desc="calibrating", disable=not progress):
             ids, mask = pad_batch(chunks[start:start + batch_size], pad_id)
-            for o in observers.values(): o.row_mask = mask.bool().to(device)
+            for o in observers: o.row_mask = mask.bool().to(device)
             sited(input_ids=ids.to(device), attention_mask=mask.to(device), use_cache=False)
-    return CalibrationStats(model_family(model), _arch(model), {o.name: o.stats for o in observers.values()},
+    return CalibrationStats(model_family(model), _arch(model), {o.name: o.stats for o in observers},
                             texts=len(chunks), tokens=sum(map(len, chunks)), length=length, seed=seed)

@@ -31,6 +31,7 @@ TELEMETRY = (*READOUT_SUMS, "sops")  # the running float64 sums in `SpikingSite.
 
 class SpikingSite(Site):
     "A quantizer site with a layer of spiking neurons: spikes drive what the site feeds; `qann` mode rounds instead."
+    fusable = False  # its spikes (or, in `qann` mode, its levels) must drive the attention products themselves
     def __init__(self, name, kind, channels, rope=False, coding:str="fewspike", T:int=8, engine:str="fused", mode:str="snn"):
         super().__init__(name, kind, channels, rope)
         self.neurons, self.engine, self.mode = NeuronLayer(coding, T), engine, mode
@@ -123,7 +124,7 @@ def resolve_sites(family:str, # "llama" or "gpt2"
     return tuple(n for n in names if n in chosen)
 
 # %% ../nbs/04_convert.ipynb #32755088
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: the p sites quantize exp(s - row max) at the fixed scale 1/Q (format 1: normalised probabilities)
 
 class SpikingLM(PreTrainedModel, GenerationMixin):
     "A causal LM whose weight matrices and attention products are driven by spiking neuron layers (see `convert`)."
@@ -202,6 +203,8 @@ def resolve_site_settings(family:str, chosen:tuple, # the model family and its s
         if site not in chosen: raise ValueError(f"site_settings names {name!r}, which is not among the spiking sites {list(chosen)}")
         if not isinstance(opts, dict) or set(opts) - set(SITE_SETTINGS):
             raise ValueError(f"site_settings[{name!r}] must be a dict with keys among {SITE_SETTINGS}, not {opts!r}")
+        if site == "p" and set(opts) - {"timesteps"}:
+            raise ValueError(f"site_settings['p'] may set only 'timesteps': the p sites' scale is fixed at 1/Q, not {opts!r}")
         out[site] = dict(opts)
     return out
 
@@ -230,9 +233,9 @@ def convert(model:nn.Module, # a GPT-2 or Llama causal LM (never modified)
             simplified:bool=False, # per-tensor scales from a small built-in sample (fast, less faithful)
             device=None, # None (the model's), "auto", "cpu" or "cuda"
             progress:bool=True, # progress bar while calibrating
-            scale_method:str|None=None, # "percentile", "max" or "mse"; default: "max", and "percentile" for the p sites
+            scale_method:str="max", # "percentile", "max" or "mse" (the p sites' scale is fixed at 1/Q)
             percentile:float=99.99, # for scale_method="percentile"
-            headroom:float|None=None, # multiplies every calibrated range; default: 1.5, and 1.0 for the p sites
+            headroom:float=1.5, # multiplies every calibrated range
             rope_pairs:bool=True, # query/key scales shared by each RoPE pair; False: per dimension (SpikingJelly's recipe)
             site_settings:dict|None=None, # per site kind, e.g. {"p": dict(timesteps=12)}: overrides of timesteps/scale_method/percentile/headroom/rope_pairs
            ) -> SpikingLM:
@@ -242,12 +245,8 @@ def convert(model:nn.Module, # a GPT-2 or Llama causal LM (never modified)
     family = model_family(model)
     chosen, dev = resolve_sites(family, sites), resolve_device(device, model)
     site_settings = resolve_site_settings(family, chosen, site_settings)
-    def defaults(site):
-        p = site == "p"
-        return dict(timesteps=timesteps, percentile=percentile, rope_pairs=rope_pairs,
-                    scale_method=("percentile" if p else "max") if scale_method is None else scale_method,
-                    headroom=(1.0 if p else 1.5) if headroom is None else headroom)
-    settings = {k: {**defaults(k), **site_settings.get(k, {})} for k in chosen}
+    defaults = dict(timesteps=timesteps, scale_method=scale_method, percentile=percentile, headroom=headroom, rope_pairs=rope_pairs)
+    settings = {k: {**(dict(timesteps=timesteps) if k == "p" else defaults), **site_settings.get(k, {})} for k in chosen}
     for opts in settings.values(): check_coding(coding, opts["timesteps"])
     start = time.perf_counter()
     if stats is None:
@@ -258,9 +257,10 @@ def convert(model:nn.Module, # a GPT-2 or Llama causal LM (never modified)
     _attach_spiking(snn, chosen, coding, timesteps, engine, settings)
     for s in snn.spiking_sites:
         opts = settings[s.name.rsplit(".", 1)[-1]]
-        s.scale.copy_(site_scale(stats.sites[s.name], max_level(coding, opts["timesteps"]), method=opts["scale_method"],
-                                 percentile=opts["percentile"], headroom=opts["headroom"], per_tensor=simplified,
-                                 rope_pairs=opts["rope_pairs"]))
+        Q = max_level(coding, opts["timesteps"])
+        if s.kind == "p": s.scale.fill_(1 / Q)  # exp(s - row max) lies in (0, 1]: level Q is exactly 1
+        else: s.scale.copy_(site_scale(stats.sites[s.name], Q, method=opts["scale_method"], percentile=opts["percentile"],
+                                       headroom=opts["headroom"], per_tensor=simplified, rope_pairs=opts["rope_pairs"]))
     snn.spiking = dict(format=FORMAT_VERSION, stac_nb=stac_nb.__version__, source=_source_identity(model),
                        timesteps=timesteps, coding=coding, engine=engine, sites=list(chosen), mode="snn",
                        scale_method=scale_method, percentile=percentile, headroom=headroom, rope_pairs=rope_pairs, simplified=simplified,

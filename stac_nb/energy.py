@@ -43,7 +43,7 @@ def dense_ops_per_token(name:str, # a site name, e.g. "layers.3.p" or "head"
     d, f, H, Hkv, D, llama = sh["hidden"], sh["inter"], sh["heads"], sh["kv_heads"], sh["head_dim"], sh["llama"]
     norm = 3 * d if llama else 5 * d
     return {"qkv": norm + (d if not llama and name == "layers.0.qkv" else 0), "q": 3 * H * D if llama else 0,
-            "k": 3 * Hkv * D if llama else 0, "v": 0, "p": 6 * scores, "o": d, "gate_up": norm, "fc": norm,
+            "k": 3 * Hkv * D if llama else 0, "v": 0, "p": 5 * scores + H * D, "o": d, "gate_up": norm, "fc": norm,
             "down": 3 * f + d, "proj": 8 * f + d, "head": norm}[name.rsplit(".", 1)[-1]]
 
 # %% ../nbs/07_energy.ipynb #6dc36b19
@@ -59,7 +59,7 @@ def _site_row(s, st:pd.DataFrame, sh:dict, fed:dict, tokens:float) -> dict:
         bias = tokens * sum(m.out_features for m in fed[s.name] if m.bias is not None)
     else:
         ann_macs = scores * sh["head_dim"] if s.kind in ("q", "p") else 0
-        outputs, bias = {"q": scores, "p": tokens * sh["heads"] * sh["head_dim"]}.get(s.kind, 0), 0
+        outputs, bias = {"q": scores, "p": tokens * sh["heads"] * (sh["head_dim"] + 1)}.get(s.kind, 0), 0  # P V and its row sums
     row = dict(site=s.name, kind=s.kind, spiking=s.name in st.index, T=math.nan, firing_rate=math.nan, spikes_per_token=0, sops=0,
                macs=ann_macs, ann_macs=ann_macs, dense_ops=tokens * dense_ops_per_token(s.name, sh, scores / tokens) + bias,
                neuron_updates=0, shifts=0, clip_rate=math.nan, quant_rel_err=math.nan)
