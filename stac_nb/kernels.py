@@ -4,59 +4,71 @@
 
 # %% ../nbs/02a_kernels.ipynb #bd02c4ab
 from __future__ import annotations
-import functools, os, re, sys, warnings
+import functools, hashlib, os, re, sys, warnings
 from pathlib import Path
 import torch
 
 # %% auto #0
-__all__ = ['DTYPES', 'MAX_NEURONS', 'READOUT_SUMS', 'available', 'kernels_off', 'use_kernels', 'time_sum', 'fewspike_neuron',
-           'spike_readout', 'readout_reference']
+__all__ = ['DTYPES', 'READOUT_SUMS', 'available', 'kernels_off', 'use_kernels', 'time_sum', 'fewspike_neuron', 'spike_readout',
+           'readout_reference']
 
 # %% ../nbs/02a_kernels.ipynb #1eeb75e2
 _SOURCE = r'''
 #include <torch/extension.h>
+#include <ATen/Parallel.h>
 #include <cmath>
 #include <vector>
 
-constexpr int64_t BLOCK = 256;  // neurons per block: each spike plane is written (or read) one contiguous block at a time
+constexpr int64_t BLOCK = 256;    // neurons per block: each spike plane is written (or read) one contiguous block at a time
+constexpr int64_t CHUNK = 16384;  // neurons per parallel task; fixed, so every sum is added in the same order on any thread count
 
 // The level of input u: u clamped to [-Q, Q] and rounded half away from zero, exactly (integer conversion truncates;
 // the fraction c - w is exact, and twice it truncates to -1, 0 or +1).
-template <typename f_t> static inline int64_t level_of(f_t u, int64_t Q) {
+template <typename f_t, typename i_t> static inline i_t level_of(f_t u, i_t Q) {
   const f_t c = std::min(std::max(u, f_t(-Q)), f_t(Q));
-  const int64_t w = int64_t(c);
-  return w + int64_t((c - f_t(w)) * f_t(2));
+  const i_t w = i_t(c);
+  return w + i_t((c - f_t(w)) * f_t(2));
 }
 
-// Few-spike neurons from rest over T steps: spikes [T, ...] (binary digits of the level, signed) and the two membranes.
+// Neurons [begin, end) of n: membranes, and the spike planes (binary digits of the level, signed) of those neurons.
+template <typename f_t, typename i_t>
+static void neuron_range(const f_t* pu, f_t* ps, f_t* pp, f_t* pn, int64_t n, int64_t T, int64_t begin, int64_t end) {
+  const i_t Q = i_t((int64_t(1) << T) - 1);
+  i_t mag[BLOCK], sign[BLOCK];
+  for (int64_t b = begin; b < end; b += BLOCK) {
+    const int64_t m = std::min(end, b + BLOCK) - b;
+    for (int64_t i = 0; i < m; ++i) {
+      const f_t x = pu[b + i];
+      const i_t level = level_of<f_t, i_t>(x, Q);
+      // branch-free on purpose: signs and digits are data, and a mispredicted branch per spike costs more than the rest
+      mag[i] = level < 0 ? -level : level;
+      sign[i] = i_t(level > 0) - i_t(level < 0);
+      const f_t positive = f_t(x >= 0), residual = x - f_t(level);  // the compartment of x's sign keeps it
+      pp[b + i] = positive * residual;
+      pn[b + i] = (positive - f_t(1)) * residual;
+    }
+    for (int64_t k = 0; k < T; ++k) {
+      f_t* plane = ps + k * n + b;
+      const int shift = int(T - 1 - k);
+      for (int64_t i = 0; i < m; ++i) plane[i] = f_t(((mag[i] >> shift) & 1) * sign[i]);  // integer product: no -0
+    }
+  }
+}
+
+// Few-spike neurons from rest over T steps: spikes [T, ...] and the two membranes.
 std::vector<at::Tensor> fewspike_neuron(const at::Tensor& u_in, int64_t T) {
   const at::Tensor u = u_in.contiguous();
   std::vector<int64_t> shape{T};
   for (auto d : u.sizes()) shape.push_back(d);
   at::Tensor spikes = at::empty(shape, u.options()), v_pos = at::empty_like(u), v_neg = at::empty_like(u);
-  const int64_t n = u.numel(), Q = (int64_t(1) << T) - 1;
+  const int64_t n = u.numel();
   AT_DISPATCH_FLOATING_TYPES(u.scalar_type(), "fewspike_neuron", [&] {
     const scalar_t* pu = u.data_ptr<scalar_t>();
     scalar_t *ps = spikes.data_ptr<scalar_t>(), *pp = v_pos.data_ptr<scalar_t>(), *pn = v_neg.data_ptr<scalar_t>();
-    int64_t mag[BLOCK], sign[BLOCK];
-    for (int64_t b = 0; b < n; b += BLOCK) {
-      const int64_t e = std::min(n, b + BLOCK);
-      for (int64_t i = b; i < e; ++i) {
-        const scalar_t x = pu[i];
-        const int64_t level = level_of(x, Q);
-        // branch-free on purpose: signs and digits are data, and a mispredicted branch per spike costs more than the rest
-        mag[i - b] = std::abs(level);
-        sign[i - b] = (level > 0) - (level < 0);
-        const scalar_t positive = scalar_t(x >= 0), residual = x - scalar_t(level);  // the compartment of x's sign keeps it
-        pp[i] = positive * residual;
-        pn[i] = (positive - scalar_t(1)) * residual;
-      }
-      for (int64_t k = 0; k < T; ++k) {
-        scalar_t* plane = ps + k * n;
-        const int64_t shift = T - 1 - k;
-        for (int64_t i = b; i < e; ++i) plane[i] = scalar_t(((mag[i - b] >> shift) & 1) * sign[i - b]);  // integer product: no -0
-      }
-    }
+    at::parallel_for(0, n, CHUNK, [&](int64_t begin, int64_t end) {
+      if (T <= 30) neuron_range<scalar_t, int32_t>(pu, ps, pp, pn, n, T, begin, end);  // 32-bit digits: twice the lanes
+      else neuron_range<scalar_t, int64_t>(pu, ps, pp, pn, n, T, begin, end);
+    });
   });
   return {spikes, v_pos, v_neg};
 }
@@ -73,41 +85,58 @@ std::vector<at::Tensor> spike_readout(const at::Tensor& spikes_in, const at::Ten
   TORCH_CHECK(n == u.numel() && weights.numel() == T && x_in.sizes() == u_in.sizes(),
               "spike_readout: spikes must be [T, *u.shape], x of u's shape and weights [T]");
   at::Tensor levels = at::empty(u.sizes(), spikes.options());
-  int64_t count = 0, net = 0, clipped = 0;  // whole numbers: integer sums are exact
+  const int64_t chunks = (n + CHUNK - 1) / CHUNK;
+  std::vector<int64_t> count(chunks), net(chunks), clipped(chunks);  // whole numbers, per chunk: integer sums are exact
   AT_DISPATCH_FLOATING_TYPES(spikes.scalar_type(), "spike_readout_levels", [&] {
     const scalar_t *ps = spikes.data_ptr<scalar_t>(), *pw = weights.data_ptr<scalar_t>(), *pu = u.data_ptr<scalar_t>();
     scalar_t* pl = levels.data_ptr<scalar_t>();
     const scalar_t edge = scalar_t(Q) + scalar_t(0.5);
-    for (int64_t b = 0; b < n; b += BLOCK) {
-      const int64_t e = std::min(n, b + BLOCK);
-      for (int64_t i = b; i < e; ++i) { pl[i] = 0; clipped += std::abs(pu[i]) >= edge; }
-      for (int64_t k = 0; k < T; ++k) {  // the same sum, step by step: integers, exact in any order
-        const scalar_t* plane = ps + k * n;
-        const scalar_t w = pw[k];
-        for (int64_t i = b; i < e; ++i) {
-          const scalar_t s = plane[i];
-          pl[i] += w * s;
-          count += s != 0;
-          net += (s > 0) - (s < 0);
+    at::parallel_for(0, chunks, 1, [&](int64_t c0, int64_t c1) {
+      for (int64_t c = c0; c < c1; ++c) {
+        int64_t cnt = 0, nt = 0, clp = 0;
+        for (int64_t b = c * CHUNK, end = std::min(n, (c + 1) * CHUNK); b < end; b += BLOCK) {
+          const int64_t m = std::min(end, b + BLOCK) - b;
+          scalar_t* l = pl + b;
+          const scalar_t* ub = pu + b;
+          for (int64_t i = 0; i < m; ++i) { l[i] = 0; clp += std::abs(ub[i]) >= edge; }
+          for (int64_t k = 0; k < T; ++k) {  // the same sum, step by step: integers, exact in any order
+            const scalar_t* plane = ps + k * n + b;
+            const scalar_t w = pw[k];
+            for (int64_t i = 0; i < m; ++i) {
+              const scalar_t s = plane[i];
+              l[i] += w * s;
+              cnt += s != 0;
+              nt += (s > 0) - (s < 0);
+            }
+          }
         }
+        count[c] = cnt; net[c] = nt; clipped[c] = clp;
       }
-    }
+    });
   });
   at::Tensor value = levels * scale;  // broadcasts the per-channel scale as the site's tensor needs
   TORCH_CHECK(value.sizes() == u.sizes(), "spike_readout: scale must broadcast to u's shape");
   const at::Tensor x = x_in.contiguous(), v = value.contiguous();
-  double err = 0, total = 0;
+  std::vector<double> err(chunks), total(chunks);
   AT_DISPATCH_FLOATING_TYPES(v.scalar_type(), "spike_readout_error", [&] {
     const scalar_t *px = x.data_ptr<scalar_t>(), *pv = v.data_ptr<scalar_t>();
-    for (int64_t i = 0, m = v.numel(); i < m; ++i) {
-      const double d = double(px[i]) - double(pv[i]);
-      err += d * d;
-      total += double(px[i]) * double(px[i]);
-    }
+    at::parallel_for(0, chunks, 1, [&](int64_t c0, int64_t c1) {
+      for (int64_t c = c0; c < c1; ++c) {
+        double e = 0, t = 0;
+        for (int64_t i = c * CHUNK, end = std::min(n, (c + 1) * CHUNK); i < end; ++i) {
+          const double d = double(px[i]) - double(pv[i]);
+          e += d * d;
+          t += double(px[i]) * double(px[i]);
+        }
+        err[c] = e; total[c] = t;
+      }
+    });
   });
-  at::Tensor stats = at::empty({5}, spikes.options().dtype(at::kDouble));
+  at::Tensor stats = at::zeros({5}, spikes.options().dtype(at::kDouble));
   double* st = stats.data_ptr<double>();
-  st[0] = double(count); st[1] = double(net); st[2] = double(clipped); st[3] = err; st[4] = total;
+  for (int64_t c = 0; c < chunks; ++c) {  // in chunk order: the same sums on any number of threads
+    st[0] += double(count[c]); st[1] += double(net[c]); st[2] += double(clipped[c]); st[3] += err[c]; st[4] += total[c];
+  }
   return {levels, value, stats};
 }
 '''
@@ -120,12 +149,15 @@ def _extension():
     if os.environ.get("STAC_NB_KERNELS", "1") == "0": return None
     try:
         from torch.utils import cpp_extension
-        name = "stac_nb_kernels_torch_" + re.sub(r"\W", "_", torch.__version__)  # rebuilt for another torch
+        # rebuilt for another torch or another source
+        name = f"stac_nb_kernels_{hashlib.sha256(_SOURCE.encode()).hexdigest()[:12]}_torch_" + re.sub(r"\W", "_", torch.__version__)
         try: built = (Path(cpp_extension._get_build_directory(name, False))/f"{name}.so").exists()
         except Exception: built = False  # a private helper: if it moves, we only lose the accurate message
         if not built: print("stac_nb: building the CPU spike kernels (once per environment, about 30 s)...", file=sys.stderr, flush=True)
-        return cpp_extension.load_inline(name, cpp_sources=_SOURCE, functions=["fewspike_neuron", "spike_readout"],
-                                         extra_cflags=["-O3"], verbose=False)
+        build = lambda flags: cpp_extension.load_inline(name, cpp_sources=_SOURCE, functions=["fewspike_neuron", "spike_readout"],
+                                                        extra_cflags=["-O3", *flags], extra_ldflags=flags, verbose=False)
+        try: return build(["-fopenmp"])  # at::parallel_for on PyTorch's own OpenMP threads
+        except Exception: return build([])  # a compiler without OpenMP: the same kernels on one thread
     except Exception as e:  # no compiler, no ninja, no Python headers: fall back to PyTorch operations
         warnings.warn(f"stac_nb could not build its CPU spike kernels ({str(e).splitlines()[0] if str(e) else type(e).__name__}); "
                       "using PyTorch operations instead (same results, slower). Install a C++ compiler and `ninja` to build them.")
@@ -142,12 +174,10 @@ class kernels_off:
     def __enter__(self): kernels_off.depth += 1
     def __exit__(self, *exc): kernels_off.depth -= 1
 
-MAX_NEURONS = 1 << 15  # per call; above this PyTorch's vectorised operations are as fast or faster (the sweep below)
-
 def use_kernels(u:torch.Tensor, # the neurons' input, one element per neuron (the kernels check that the other tensors match it)
                ) -> bool:
-    "Whether to run the compiled kernels here: at most `MAX_NEURONS` neurons, `available`, and not inside `kernels_off`."
-    return kernels_off.depth == 0 and u.numel() <= MAX_NEURONS and available(u)
+    "Whether to run the compiled kernels here: `available`, and not inside `kernels_off`."
+    return kernels_off.depth == 0 and available(u)
 
 # %% ../nbs/02a_kernels.ipynb #780542cc
 READOUT_SUMS = ("spikes", "net_spikes", "clipped", "sq_err", "sq_sum")
