@@ -148,7 +148,9 @@ def site_attention(module, query, key, value, attention_mask, scaling=None, drop
     # mask + scale * scores in one pass (the mask is 0 or the dtype's minimum, so this rounds as `scores * scale + mask`)
     scores = scores * scale if attention_mask is None else torch.add(attention_mask, scores, alpha=scale)
     scores = scores.to(torch.promote_types(scores.dtype, torch.float32))
-    weights = scores.sub_(scores.amax(-1, keepdim=True)).exp_().to(query.dtype)  # in (0, 1]; each row's largest is 1
+    # exp(-87) is the smallest normal float32: the mask's huge negatives would take exp's slow path (15x), and at that size a
+    # weight rounds to level 0 and vanishes beside its row sum (>= 1)
+    weights = scores.sub_(scores.amax(-1, keepdim=True)).clamp_min_(-87.0).exp_().to(query.dtype)  # in (0, 1]; each row's largest is 1
     v_scale = sites["v"].level_scale
     if v_scale is not None: v_scale = _with_ones(_repeat_kv(v_scale[None], groups)[0])
     out = sites["p"].matmul(weights, _with_ones(value), v_scale)  # [..., head_dim + 1]: P V, and the row sums of P
