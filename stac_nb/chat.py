@@ -227,10 +227,11 @@ def _check_multi_turn(model, tok, n):
         cached = model(ids[:, chat.cache_length:], cache=copy.deepcopy(chat._cache)).logits
         full = model(ids).logits[:, chat.cache_length:]
     err = ((cached - full).abs().max() / full.abs().max()).item()
-    agree = (cached.argmax(-1) == full.argmax(-1)).double().mean().item()
+    differ = cached.argmax(-1) != full.argmax(-1)
+    agree, flips = 1 - differ.double().mean().item(), int(differ.sum())
     same = chat.ids == ref.ids
-    close = agree >= 0.95 if _levels_may_flip(model) else err <= 1e-4
-    return close and same, (f"cached vs recomputed logits: relative error {err:.2e}, argmax agreement {agree:.1%}; "
+    close = (agree >= 0.95 or flips <= 1) if _levels_may_flip(model) else err <= 1e-4  # a short turn: one flip is over 5 %
+    return close and same, (f"cached vs recomputed logits: relative error {err:.2e}, argmax agreement {agree:.1%} ({flips} differ); "
                             f"replies equal to an independent copy: {same}")
 
 def _check_reset(model, tok, n):
