@@ -129,7 +129,7 @@ class ChatSession:
                                   max_new_tokens=min(max_new_tokens, self._room(len(ids))),
                                   eos_token_id=self.tok.eos_token_id, pad_token_id=_pad_id(self.tok),
                                   return_dict_in_generate=True, **generate_kwargs)
-        self._cache = out.past_key_values
+        self._cache = out.cache
         reply = out.sequences[0, len(ids):].tolist()
         self._exchanges.append(dict(user=text, turn=turn, reply=reply, closing=self.codec.closing(reply)))
         return self._text(reply)
