@@ -216,6 +216,7 @@ def _levels_may_flip(model) -> bool:
     return hasattr(model, "spiking_sites") and next(model.parameters()).dtype != torch.float64
 
 def _check_multi_turn(model, tok, n):
+    if _levels_may_flip(model): model = copy.deepcopy(model).double()  # the same cache code in float64: held to the tolerance
     chat = ChatSession(model, tok)
     ref = ChatSession(model.qann() if hasattr(model, "qann") else copy.deepcopy(model), tok)
     turns = ["My name is Maya.", "What is the capital of France?", "What is my name?"]
@@ -227,11 +228,9 @@ def _check_multi_turn(model, tok, n):
         cached = model(ids[:, chat.cache_length:], cache=copy.deepcopy(chat._cache)).logits
         full = model(ids).logits[:, chat.cache_length:]
     err = ((cached - full).abs().max() / full.abs().max()).item()
-    differ = cached.argmax(-1) != full.argmax(-1)
-    agree, flips = 1 - differ.double().mean().item(), int(differ.sum())
+    agree = (cached.argmax(-1) == full.argmax(-1)).double().mean().item()
     same = chat.ids == ref.ids
-    close = (agree >= 0.95 or flips <= 1) if _levels_may_flip(model) else err <= 1e-4  # a short turn: one flip is over 5 %
-    return close and same, (f"cached vs recomputed logits: relative error {err:.2e}, argmax agreement {agree:.1%} ({flips} differ); "
+    return err <= 1e-4 and same, (f"cached vs recomputed logits ({str(full.dtype).replace('torch.', '')}): relative error {err:.2e}, argmax agreement {agree:.1%}; "
                             f"replies equal to an independent copy: {same}")
 
 def _check_reset(model, tok, n):
