@@ -12,7 +12,7 @@ from .kernels import fewspike_neuron, time_sum, use_kernels
 
 # %% auto #0
 __all__ = ['CODINGS', 'check_coding', 'max_level', 'round_half_away', 'quantize_levels', 'SignedIFNode', 'HalvingThresholdNode',
-           'step_weights', 'NeuronLayer', 'fewspike_train']
+           'step_weights', 'NeuronLayer', 'fewspike_train', 'rate_train', 'NeuronPair']
 
 # %% ../nbs/02_neurons.ipynb #c4eca590
 CODINGS = ("rate", "fewspike")
@@ -90,15 +90,23 @@ class NeuronLayer(nn.Module):
     "A layer of `rate` or `fewspike` neurons: normalised input current in, spike train `[T, ...]` out."
     def __init__(self, coding:str="fewspike", # "rate" or "fewspike"
                  T:int=8, # number of timesteps
+                 neuron=None, # for `stepped`: a maker of any SpikingJelly neuron (see `NeuronPair`); None: this layer's own
                 ):
         super().__init__()
         check_coding(coding, T)
         self.coding, self.T, self.Q = coding, T, max_level(coding, T)
         self.node = SignedIFNode(T) if coding == "rate" else HalvingThresholdNode(T)
         self.rest = tuple(self.node.get_reset_value(name) for name, _ in self.node.named_memories())
+        self.pair = None if neuron is None else NeuronPair(coding, T, neuron)
 
     def forward(self, u:torch.Tensor) -> torch.Tensor:
         (spikes,), _ = self.node.multi_step_functional_forward((u.expand(self.T, *u.shape),), self.rest)
+        return spikes
+
+    def stepped(self, u:torch.Tensor) -> torch.Tensor:
+        "The spike train of `u` computed one timestep at a time by SpikingJelly's step loop: the reference for `forward`."
+        if self.pair is not None: return self.pair(u)
+        (spikes,), _ = BaseNode.multi_step_functional_forward(self.node, (u.expand(self.T, *u.shape),), self.rest)
         return spikes
 
     def step_weights(self, dtype:torch.dtype, device) -> torch.Tensor:
@@ -109,7 +117,7 @@ class NeuronLayer(nn.Module):
         "Levels from a spike train: the step-weighted sum of spikes."
         return time_sum(self.step_weights(spikes.dtype, spikes.device), spikes)
 
-    def extra_repr(self): return f"coding={self.coding!r}, T={self.T}, Q={self.Q}"
+    def extra_repr(self): return f"coding={self.coding!r}, T={self.T}, Q={self.Q}" + (", neuron pair" if self.pair else "")
 
 # %% ../nbs/02_neurons.ipynb #f20d17f1
 @functools.lru_cache(maxsize=64)
@@ -142,3 +150,52 @@ def _fewspike_kernel(self, inputs, states, **kwargs):
     return (fewspike_train(levels, self.T),), (v_end, v_neg_end, theta_end, *states[3:])
 
 HalvingThresholdNode.multi_step_functional_forward = _fewspike_kernel
+
+# %% ../nbs/02_neurons.ipynb #04e9d87e
+def rate_train(u:torch.Tensor, # normalised input `x / s`, any shape
+               T:int, # number of timesteps
+              ) -> torch.Tensor:
+    "Closed-form rate spike train `[T, ...]`: after t steps the neuron has fired `round_half_away(u * (t/T))`, at most t."
+    view = (-1, *([1] * u.dim()))
+    frac = torch.tensor([t / T for t in range(1, T + 1)], dtype=u.dtype, device=u.device).view(view)  # as the neuron rounds t/T
+    steps = torch.arange(1, T + 1, dtype=u.dtype, device=u.device).view(view)
+    fired = torch.minimum(torch.maximum(round_half_away(u[None] * frac), -steps), steps)
+    return torch.diff(fired, dim=0, prepend=torch.zeros_like(fired[:1]))
+
+def _rate_closed_form(self, inputs, states, **kwargs):
+    "Vectorised multi-step forward of `SignedIFNode` started from rest with one input broadcast over T; the step loop otherwise."
+    x_seq = inputs[0]
+    if x_seq.shape[0] != self.T or x_seq.stride(0) != 0 or not _at_rest(states[:3], (0.0, 0.0, 0)):
+        return BaseNode.multi_step_functional_forward(self, inputs, states, **kwargs)
+    spikes = rate_train(x_seq[0], self.T)
+    return (spikes,), (x_seq[0] * (self.T / self.T), spikes.sum(0), self.T, *states[3:])
+
+SignedIFNode.multi_step_functional_forward = _rate_closed_form
+
+# %% ../nbs/02_neurons.ipynb #15cbe38b
+class NeuronPair(nn.Module):
+    "Any SpikingJelly neuron at a signed site: one per sign, stepped with the coding's currents and thresholds."
+    def __init__(self, coding:str, # "rate" or "fewspike"
+                 T:int, # number of timesteps
+                 neuron, # makes one SpikingJelly `BaseNode`, e.g. `functools.partial(LIFNode, tau=50., v_reset=None)`
+                ):
+        super().__init__()
+        check_coding(coding, T)
+        self.coding, self.T, self.node = coding, T, neuron()
+        if not isinstance(self.node, BaseNode):
+            raise TypeError(f"neuron must make a SpikingJelly BaseNode (e.g. IFNode), not {type(self.node).__name__}")
+        self.rest = tuple(self.node.get_reset_value(name) for name, _ in self.node.named_memories())
+
+    def forward(self, u:torch.Tensor) -> torch.Tensor:
+        x = torch.stack([u.clamp_min(0), (-u).clamp_min(0)])  # the inputs of the positive and the negative neuron
+        states, kept, spikes = self.node.materialize_states((x,), self.rest, "s"), self.node.v_threshold, []
+        try:
+            for k, theta in enumerate(step_weights(self.coding, self.T, torch.float64).tolist()):
+                current = x / self.T if self.coding == "rate" else (x if k == 0 else torch.zeros_like(x))
+                self.node.v_threshold = theta  # the step's threshold is its spike's weight
+                (s,), states = self.node.single_step_functional_forward((current + 0.5 if k == 0 else current,), states)
+                spikes.append(s[0] - s[1])
+        finally: self.node.v_threshold = kept
+        return torch.stack(spikes)
+
+    def extra_repr(self): return f"coding={self.coding!r}, T={self.T}"
