@@ -82,7 +82,7 @@ def main(quick:bool):
     run_start = time.perf_counter()
     S = dict(eval_tokens=1024 if quick else 4096, recipe_tokens=1024, context=1024, stride=512,
              calib_samples=2 if quick else 16, calib_len=1024, prompt_tokens=128, decode_prompt=16, decode_tokens=32,
-             # the conversions compared (full coverage unless `sites` says otherwise)
+             # the conversions compared; "full coverage": every site spiking (`sites="all"`, nbs/00a_how_it_works.ipynb), unless `sites` says otherwise
              T16=dict(timesteps=16, coding="fewspike", scale_method="max", headroom=2.0),
              T8=dict(timesteps=8, coding="fewspike"),
              T8_p12=dict(timesteps=8, coding="fewspike", site_settings={"p": dict(timesteps=12)}),

@@ -365,17 +365,18 @@ def calibrate(model:nn.Module, # a supported causal LM (never modified)
               top_k:int=64, # largest values kept per channel (linear, q, k, v sites)
               reservoir_rows:int=256, # rows kept per site for the MSE search
               progress:bool=True, # show a progress bar
+              device=None, # where to run: None for the model's device (the model itself is never moved)
              ) -> CalibrationStats:
     "Record streaming activation statistics at every quantizer site of `model` over calibration text."
     if texts is None: texts = calibration_texts(n, length, tokenizer, seed)
     chunks = tokenize_chunks(tokenizer, texts, length)
-    sited = copy.deepcopy(model).eval()
+    device = next(model.parameters()).device if device is None else torch.device(device)
+    sited = copy.deepcopy(model).to(device).eval()
     gen = torch.Generator().manual_seed(seed)
     # the p sites' scale is fixed (`site_attention`): they stay plain sites, so attention runs fused
     make = lambda name, kind, *a: Site(name, kind, *a) if kind == "p" else Observer(name, kind, *a, top_k=top_k, reservoir_rows=reservoir_rows, generator=gen)
     observers = [s for s in attach_sites(sited, make).values() if isinstance(s, Observer)]
     pad_id = next(i for i in (tokenizer.pad_token_id, tokenizer.eos_token_id, 0) if i is not None)
-    device = next(model.parameters()).device
     with torch.no_grad():
         for start in tqdm(range(0, len(chunks), batch_size), desc="calibrating", disable=not progress):
             ids, mask = pad_batch(chunks[start:start + batch_size], pad_id)

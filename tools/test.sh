@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The project's test command (`make test`): notebooks clean and exported, README in step with
-# nbs/index.ipynb, every notebook's tests pass. Ends with a line `N passed, N failed` (notebooks).
+# nbs/index.ipynb, no notebook saved with an error output (tools/check_outputs.py), every notebook's
+# tests pass. Ends with a line `N passed, N failed` (notebooks).
 # Usage: tools/test.sh [FLAGS]   e.g. `tools/test.sh slow` also runs the cells marked `#| slow`.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -22,6 +23,9 @@ fi
 
 echo "== README.md is in step with nbs/index.ipynb"
 $BIN/python tools/readme.py --check || problems=$((problems+1))
+
+echo "== no notebook is saved with an error in its outputs"
+$BIN/python tools/check_outputs.py || problems=$((problems+1))
 
 echo "== notebook tests${flags:+ (flags: $flags)}"
 log=$(mktemp)
