@@ -241,6 +241,7 @@ def stac_eval(model_dir:str=None, # a spiking model saved by stac-convert
               test_position_boundaries:bool=False, # check: positions stay inside the window
               test_attention_mask:bool=False, # check: a conversation in a padded batch equals it alone
               test_multi_turn:bool=False, # check: cached turns equal a recompute and an independent copy
+              test_multi_turn_float64:bool=False, # check: the same on a float64 copy, held to the float64 rule
               test_reset:bool=False, # check: reset gives a fresh session's reply
               test_overflow:bool=False, # check: 30 turns in a 64-token window never fail
               test_energy:bool=False, # check: the energy report counts every spike
@@ -251,6 +252,7 @@ def stac_eval(model_dir:str=None, # a spiking model saved by stac-convert
              ):
     "Evaluate a spiking language model: perplexity, agreement, firing rate, energy, validation checks."
     flags = dict(position_boundaries=test_position_boundaries, attention_mask=test_attention_mask, multi_turn=test_multi_turn,
+                 multi_turn_float64=test_multi_turn_float64,
                  reset=test_reset, overflow=test_overflow, energy=test_energy)
     tests = list(CHECKS) if test_all else [k for k, v in flags.items() if v]
     return run_command(eval_command, model_dir, model_name, timesteps, coding, text, tests, sweep, json, eval_tokens, device)
