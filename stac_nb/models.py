@@ -15,7 +15,7 @@ from transformers import (AutoModelForCausalLM, AutoTokenizer, GPT2Config, GPT2L
 # %% auto #0
 __all__ = ['CHATML', 'SPECIAL_TOKENS', 'TINY_CORPUS', 'CACHE_MARKER', 'DEFAULT_MODEL', 'DEFAULT_LABEL', 'TINY_MODELS',
            'tiny_tokenizer', 'tiny_model', 'cache_dir', 'cached_model', 'ModelLoadError', 'default_gguf_path',
-           'load_model', 'greedy_chat']
+           'load_model']
 
 # %% ../nbs/00_models.ipynb #93c38c0a
 CHATML = ("{% for message in messages %}{{ '<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n' }}"
@@ -176,20 +176,3 @@ def load_model(name:str=DEFAULT_MODEL, # "smollm2-135m-instruct" (offline defaul
         return cached_model(DEFAULT_MODEL, _smollm2_from_gguf, dtype, source=str(default_gguf_path()))
     if str(name) in TINY_MODELS: return tiny_model(str(name).split("-", 1)[1], dtype=dtype)
     return _from_pretrained(str(name), dtype)
-
-# %% ../nbs/00_models.ipynb #a1f15556
-def greedy_chat(model, tok, # a causal LM and its tokenizer (with a chat template)
-                turns:list, # the user's messages, one per turn
-                max_new_tokens:int=48, # per reply
-                system:str|None=None, # optional system prompt
-               ) -> list:
-    "Greedy replies of `model` to a scripted conversation, one string per user turn."
-    messages, replies = ([{"role": "system", "content": system}] if system else []), []
-    for turn in turns:
-        messages.append({"role": "user", "content": turn})
-        ids = tok.apply_chat_template(messages, add_generation_prompt=True, return_tensors="pt", return_dict=True)
-        with torch.no_grad(): out = model.generate(**ids, max_new_tokens=max_new_tokens, do_sample=False)
-        reply = tok.decode(out[0, ids["input_ids"].shape[1]:], skip_special_tokens=True).strip()
-        messages.append({"role": "assistant", "content": reply})
-        replies.append(reply)
-    return replies

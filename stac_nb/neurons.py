@@ -187,7 +187,7 @@ class NeuronPair(nn.Module):
         self.rest = tuple(self.node.get_reset_value(name) for name, _ in self.node.named_memories())
 
     def forward(self, u:torch.Tensor) -> torch.Tensor:
-        x = torch.stack([u.clamp_min(0), (-u).clamp_min(0)])  # the inputs of the positive and the negative neuron
+        x = torch.stack([u.clamp_min(0), (-u).clamp_min(0)]).double()  # the positive and the negative neuron; float64 membranes
         states, kept, spikes = self.node.materialize_states((x,), self.rest, "s"), self.node.v_threshold, []
         try:
             for k, theta in enumerate(step_weights(self.coding, self.T, torch.float64).tolist()):
@@ -196,6 +196,6 @@ class NeuronPair(nn.Module):
                 (s,), states = self.node.single_step_functional_forward((current + 0.5 if k == 0 else current,), states)
                 spikes.append(s[0] - s[1])
         finally: self.node.v_threshold = kept
-        return torch.stack(spikes)
+        return torch.stack(spikes).to(u.dtype)
 
     def extra_repr(self): return f"coding={self.coding!r}, T={self.T}"
