@@ -16,7 +16,9 @@ def execute(path:Path, skip=("slow",)):
     def skipped(cell):
         if cell.cell_type != "code": return True
         flags = {l.strip()[3:].split()[0] for l in cell.source.splitlines() if l.strip().startswith("#| ") and len(l.strip()) > 3}
-        return bool(flags & set(skip))
+        if flags & set(skip): return True
+        cell.outputs = []  # execnb keeps a cell's old outputs when it prints nothing: never leave stale ones
+        return False
     shell, cwd = CaptureShell(path), os.getcwd()
     os.chdir(path.parent)
     try: shell.run_all(nb, exc_stop=True, preproc=skipped)
