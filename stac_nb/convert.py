@@ -159,9 +159,9 @@ class SpikingLM(PreTrainedModel, GenerationMixin):
         q.spiking = {**self.spiking, "mode": "qann"}
         return q
 
-    def stepped(self, neuron=None, # None: the model's own neurons; else a maker of any SpikingJelly neuron (`NeuronPair`)
+    def stepped(self, neuron=None, # None: the model's own neurons; else a maker of a SpikingJelly neuron (`NeuronPair`)
                ) -> "SpikingLM":
-        "A copy (weights shared) in the `stepped` reference engine: every site's neurons integrate one timestep at a time."
+        "A copy (weights shared) in the `stepped` engine: every site's neurons integrate one timestep at a time."
         s = copy.deepcopy(self, memo={id(p): p for p in self.parameters()})
         for site in s.spiking_sites:
             site.engine = "stepped"
@@ -239,7 +239,7 @@ def convert(model:nn.Module, # a GPT-2 or Llama causal LM (never modified)
             calib_len:int=1024, # tokens per calibration chunk: the context length you will run at
             stats:CalibrationStats|None=None, # statistics from `calibrate`, to skip calibration
             sites="all", # "all" or the site names that spike (others stay float)
-            engine:str="fused", # "fused" (one pass on the integrated input), "exact" (one per timestep) or "stepped" (reference)
+            engine:str="fused", # "fused" (one pass on the integrated input), "exact" (one per step) or "stepped"
             simplified:bool=False, # per-tensor scales from a small built-in sample (fast, less faithful)
             device=None, # None (the model's), "auto", "cpu" or "cuda"
             progress:bool=True, # progress bar while calibrating
@@ -289,7 +289,8 @@ def save_spiking(snn:SpikingLM, path, tokenizer=None, overwrite:bool=False):
     "Save `snn` to directory `path` atomically (see `SpikingLM.save_pretrained`)."
     path = Path(path).expanduser()
     if "neuron" in snn.spiking:
-        raise ValueError(f"a model stepped with another neuron ({snn.spiking['neuron']}) cannot be saved: save the model it was made from")
+        raise ValueError(f"a model stepped with another neuron ({snn.spiking['neuron']}) cannot be saved: "
+                         "save the model it was made from")
     if path.exists() and (not path.is_dir() or any(path.iterdir())) and not overwrite:
         raise FileExistsError(f"{str(path)!r} exists and is not empty: choose a new directory, or pass overwrite=True")
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -340,7 +341,7 @@ def load_spiking(path, # a directory written by `SpikingLM.save_pretrained`
 @contextlib.contextmanager
 def recording(model:nn.Module, # a `SpikingLM`, or its `qann()` (which records levels, and None for spikes)
              ):
-    "Within the block, record every spiking site's `(spikes, levels)` at each call: yields `{site name: [(spikes, levels), ...]}`."
+    "Record every spiking site's `(spikes, levels)` at each call within the block: `{site name: [(spikes, levels), ...]}`."
     seen = {s.name: [] for s in model.spiking_sites}
     def recorder(code, log):
         def record(x):
@@ -348,14 +349,14 @@ def recording(model:nn.Module, # a `SpikingLM`, or its `qann()` (which records l
             log.append(out[:2])
             return out
         return record
-    for s in model.spiking_sites: s._code = recorder(s._code, seen[s.name])  # an instance attribute shadows the method
+    for s in model.spiking_sites: s._code = recorder(s._code, seen[s.name])  # shadows the method
     try: yield seen
     finally:
         for s in model.spiking_sites: del s._code
 
 def levels_differ(a:dict, b:dict, # recordings of two runs (`recording`), sites called with the same shapes
-                  select=lambda name, levels: levels, # picks the compared part of each call's levels, e.g. some positions
                  ) -> int:
     "Number of levels that differ between two recordings, over every site and call."
-    if list(a) != list(b) or any(len(a[n]) != len(b[n]) for n in a): raise ValueError("the recordings have different sites or calls")
-    return sum(int((select(n, x[1]) != select(n, y[1])).sum()) for n in a for x, y in zip(a[n], b[n]))
+    if list(a) != list(b) or any(len(a[n]) != len(b[n]) for n in a):
+        raise ValueError("the recordings have different sites or calls")
+    return sum(int((x[1] != y[1]).sum()) for n in a for x, y in zip(a[n], b[n]))

@@ -90,7 +90,7 @@ class NeuronLayer(nn.Module):
     "A layer of `rate` or `fewspike` neurons: normalised input current in, spike train `[T, ...]` out."
     def __init__(self, coding:str="fewspike", # "rate" or "fewspike"
                  T:int=8, # number of timesteps
-                 neuron=None, # for `stepped`: a maker of any SpikingJelly neuron (see `NeuronPair`); None: this layer's own
+                 neuron=None, # for `stepped`: a maker of a SpikingJelly neuron (`NeuronPair`); None: this layer's own
                 ):
         super().__init__()
         check_coding(coding, T)
@@ -117,7 +117,7 @@ class NeuronLayer(nn.Module):
         "Levels from a spike train: the step-weighted sum of spikes."
         return time_sum(self.step_weights(spikes.dtype, spikes.device), spikes)
 
-    def extra_repr(self): return f"coding={self.coding!r}, T={self.T}, Q={self.Q}" + (", neuron pair" if self.pair else "")
+    def extra_repr(self): return f"coding={self.coding!r}, T={self.T}, Q={self.Q}" + (", paired" if self.pair else "")
 
 # %% ../nbs/02_neurons.ipynb #f20d17f1
 @functools.lru_cache(maxsize=64)
@@ -155,9 +155,9 @@ HalvingThresholdNode.multi_step_functional_forward = _fewspike_kernel
 def rate_train(u:torch.Tensor, # normalised input `x / s`, any shape
                T:int, # number of timesteps
               ) -> torch.Tensor:
-    "Closed-form rate spike train `[T, ...]`: after t steps the neuron has fired `round_half_away(u * (t/T))`, at most t."
+    "Closed-form rate spike train `[T, ...]`: after t steps the neuron has fired `round_half_away(u * (t/T))`, <= t."
     view = (-1, *([1] * u.dim()))
-    frac = torch.tensor([t / T for t in range(1, T + 1)], dtype=u.dtype, device=u.device).view(view)  # as the neuron rounds t/T
+    frac = torch.tensor([t / T for t in range(1, T + 1)], dtype=u.dtype, device=u.device).view(view)  # the neuron's t/T
     steps = torch.arange(1, T + 1, dtype=u.dtype, device=u.device).view(view)
     fired = torch.minimum(torch.maximum(round_half_away(u[None] * frac), -steps), steps)
     return torch.diff(fired, dim=0, prepend=torch.zeros_like(fired[:1]))
@@ -187,13 +187,14 @@ class NeuronPair(nn.Module):
         self.rest = tuple(self.node.get_reset_value(name) for name, _ in self.node.named_memories())
 
     def forward(self, u:torch.Tensor) -> torch.Tensor:
-        x = torch.stack([u.clamp_min(0), (-u).clamp_min(0)]).double()  # the positive and the negative neuron; float64 membranes
+        x = torch.stack([u.clamp_min(0), (-u).clamp_min(0)]).double()  # the positive and the negative neuron
         states, kept, spikes = self.node.materialize_states((x,), self.rest, "s"), self.node.v_threshold, []
         try:
             for k, theta in enumerate(step_weights(self.coding, self.T, torch.float64).tolist()):
                 current = x / self.T if self.coding == "rate" else (x if k == 0 else torch.zeros_like(x))
                 self.node.v_threshold = theta  # the step's threshold is its spike's weight
-                (s,), states = self.node.single_step_functional_forward((current + 0.5 if k == 0 else current,), states)
+                current = current + 0.5 if k == 0 else current  # the membrane starts half a spike up: rounding
+                (s,), states = self.node.single_step_functional_forward((current,), states)
                 spikes.append(s[0] - s[1])
         finally: self.node.v_threshold = kept
         return torch.stack(spikes).to(u.dtype)

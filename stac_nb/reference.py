@@ -64,7 +64,7 @@ def attention(q, k, v, # [batch, heads, length, head_dim] (k, v: key-value heads
               site, # the block's sites: site(kind, x) quantizes, site.scale(kind) is the scale (None where float)
               scaling:float, # multiplies the scores
              ) -> torch.Tensor:
-    "Causal attention with quantized queries, keys, values and weights, normalised after `P V`: `[batch, length, heads * head_dim]`."
+    "Causal attention, quantized queries, keys, values and weights, normalised after `P V`: `[batch, length, features]`."
     q, k, v = site("q", q), site("k", k), site("v", v)
     groups = q.shape[1] // k.shape[1]
     k, v = k.repeat_interleave(groups, 1), v.repeat_interleave(groups, 1)
@@ -107,18 +107,18 @@ def llama_forward(model:nn.Module, # an unmodified `LlamaForCausalLM`
     head_dim = getattr(cfg, "head_dim", None) or cfg.hidden_size // heads
     h = model.model.embed_tokens.weight[ids]
     cos, sin = rope_angles(model.model.rotary_emb, L, h.dtype)
+    norm = lambda x, n: rms_norm(x, n.weight, n.variance_epsilon)
+    split = lambda x, proj, n: F.linear(x, proj.weight, proj.bias).view(B, L, n, head_dim).transpose(1, 2)  # into heads
     for i, layer in enumerate(model.model.layers):
         site, a, mlp = _Sites(quantizers, f"layers.{i}."), layer.self_attn, layer.mlp
-        x = site("qkv", rms_norm(h, layer.input_layernorm.weight, layer.input_layernorm.variance_epsilon))
-        q = rope(F.linear(x, a.q_proj.weight, a.q_proj.bias).view(B, L, heads, head_dim).transpose(1, 2), cos, sin)
-        k = rope(F.linear(x, a.k_proj.weight, a.k_proj.bias).view(B, L, kv_heads, head_dim).transpose(1, 2), cos, sin)
-        v = F.linear(x, a.v_proj.weight, a.v_proj.bias).view(B, L, kv_heads, head_dim).transpose(1, 2)
+        x = site("qkv", norm(h, layer.input_layernorm))
+        q, k = rope(split(x, a.q_proj, heads), cos, sin), rope(split(x, a.k_proj, kv_heads), cos, sin)
+        v = split(x, a.v_proj, kv_heads)
         h = h + F.linear(site("o", attention(q, k, v, site, head_dim ** -0.5)), a.o_proj.weight, a.o_proj.bias)
-        x = site("gate_up", rms_norm(h, layer.post_attention_layernorm.weight, layer.post_attention_layernorm.variance_epsilon))
+        x = site("gate_up", norm(h, layer.post_attention_layernorm))
         gate, up = F.linear(x, mlp.gate_proj.weight), F.linear(x, mlp.up_proj.weight)
         h = h + F.linear(site("down", gate * torch.sigmoid(gate) * up), mlp.down_proj.weight)
-    h = rms_norm(h, model.model.norm.weight, model.model.norm.variance_epsilon)
-    return F.linear(_Sites(quantizers, "")("head", h), model.lm_head.weight)
+    return F.linear(_Sites(quantizers, "")("head", norm(h, model.model.norm)), model.lm_head.weight)
 
 # %% ../nbs/04a_reference.ipynb #d8b60c22
 def gpt2_forward(model:nn.Module, # an unmodified `GPT2LMHeadModel`
@@ -133,8 +133,10 @@ def gpt2_forward(model:nn.Module, # an unmodified `GPT2LMHeadModel`
     for i, block in enumerate(t.h):
         site, a, mlp = _Sites(quantizers, f"layers.{i}."), block.attn, block.mlp
         x = site("qkv", layer_norm(h, block.ln_1))
-        q, k, v = (z.view(B, L, heads, head_dim).transpose(1, 2) for z in (x @ a.c_attn.weight + a.c_attn.bias).split(cfg.n_embd, -1))
-        scaling = (head_dim ** -0.5 if cfg.scale_attn_weights else 1.0) / (i + 1 if cfg.scale_attn_by_inverse_layer_idx else 1)
+        qkv = (x @ a.c_attn.weight + a.c_attn.bias).split(cfg.n_embd, -1)  # Conv1D: the weight is [in, out]
+        q, k, v = (z.view(B, L, heads, head_dim).transpose(1, 2) for z in qkv)
+        scaling = head_dim ** -0.5 if cfg.scale_attn_weights else 1.0
+        if cfg.scale_attn_by_inverse_layer_idx: scaling /= i + 1
         h = h + site("o", attention(q, k, v, site, scaling)) @ a.c_proj.weight + a.c_proj.bias
         x = site("fc", layer_norm(h, block.ln_2))
         h = h + site("proj", gelu_tanh(x @ mlp.c_fc.weight + mlp.c_fc.bias)) @ mlp.c_proj.weight + mlp.c_proj.bias
