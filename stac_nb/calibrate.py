@@ -17,39 +17,30 @@ from transformers.masking_utils import AttentionMaskInterface, eager_mask
 from transformers.pytorch_utils import Conv1D
 
 from .data import calibration_texts
+from .families import FAMILIES, family_of
 from .neurons import quantize_levels
 
 # %% auto #0
-__all__ = ['FAMILIES', 'BLOCK_LAYOUT', 'PRODUCT_SITES', 'CHANNEL_DIMS', 'SCALE_METHODS', 'model_family', 'block_site_names',
-           'to_rows', 'native_shape', 'Site', 'SitedLinear', 'SiteCache', 'site_attention', 'Sites', 'attach_sites',
-           'SiteStats', 'site_scale', 'Observer', 'CalibrationStats', 'tokenize_chunks', 'pad_batch', 'calibrate']
+__all__ = ['PRODUCT_SITES', 'CHANNEL_DIMS', 'SCALE_METHODS', 'model_family', 'block_site_names', 'rotary_dims', 'to_rows',
+           'native_shape', 'Site', 'SitedLinear', 'SiteCache', 'site_attention', 'Sites', 'attach_sites', 'SiteStats',
+           'site_scale', 'Observer', 'CalibrationStats', 'tokenize_chunks', 'pad_batch', 'calibrate']
 
 # %% ../nbs/03_calibrate.ipynb #90d3e0b1
-FAMILIES = {  # model class -> family; the only architectures the module walk knows
-    "LlamaForCausalLM": "llama",
-    "GPT2LMHeadModel": "gpt2",
-}
-BLOCK_LAYOUT = {  # per family: where the blocks are, the attention module, and the modules each linear site feeds
-    "llama": dict(blocks="model.layers", attention="self_attn",
-                  linear={"qkv": ("self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj"), "o": ("self_attn.o_proj",),
-                          "gate_up": ("mlp.gate_proj", "mlp.up_proj"), "down": ("mlp.down_proj",)}),
-    "gpt2": dict(blocks="transformer.h", attention="attn",
-                 linear={"qkv": ("attn.c_attn",), "o": ("attn.c_proj",), "fc": ("mlp.c_fc",), "proj": ("mlp.c_proj",)}),
-}
 PRODUCT_SITES = ("q", "k", "v", "p")
 
 def model_family(model:nn.Module) -> str:
-    "'llama' or 'gpt2' for a supported causal LM; a clear error listing the supported classes otherwise."
-    name = type(model).__name__
-    if name not in FAMILIES:
-        raise ValueError(f"{name} is not supported: stac_nb converts {', '.join(FAMILIES)} "
-                         "(e.g. SmolLM2, Llama, GPT-2, DistilGPT-2)")
-    return FAMILIES[name]
+    "The family name (`01a_families`) of a supported causal LM; a one-line error naming the supported classes otherwise."
+    return family_of(model).name
 
 def block_site_names(family:str) -> list:
-    "Site names of one block, in model order."
-    lin = list(BLOCK_LAYOUT[family]["linear"])
-    return [lin[0], "q", "k", "v", "p", *lin[1:]]
+    "Site names of one block of `family`, in model order."
+    return FAMILIES[family].site_names
+
+def rotary_dims(config, head_dim:int) -> int:
+    "How many channels of each query and key head RoPE rotates (Phi-3 may rotate only part of them)."
+    rope = getattr(config, "rope_parameters", None) or {}
+    factor = rope.get("partial_rotary_factor") or getattr(config, "partial_rotary_factor", None) or 1.0
+    return int(head_dim * factor)
 
 # %% ../nbs/03_calibrate.ipynb #20339532
 CHANNEL_DIMS = {"linear": 1, "q": 2, "k": 2, "v": 2}  # trailing channel dimensions, after `to_rows`' permutation
@@ -73,7 +64,7 @@ class Site(nn.Module):
     def __init__(self, name:str, # e.g. "layers.3.qkv" or "head"
                  kind:str, # linear, q, k, v or p
                  channels:tuple, # channel shape, e.g. (576,) or (heads, head_dim)
-                 rope:bool=False, # q/k after RoPE: scales are shared by each rotated pair of channels
+                 rope:int=0, # q/k after RoPE: how many channels of a head are rotated (a rotated pair shares a scale)
                 ):
         super().__init__()
         self.name, self.kind, self.channels, self.rope = name, kind, tuple(channels), rope
@@ -180,24 +171,24 @@ def attach_sites(model:nn.Module, # a supported causal LM; modified in place (ca
                  make_site, # make_site(name, kind, channels, rope) -> Site
                 ) -> Sites:
     "Put a site in front of every weight matrix and attention product of `model`; returns the registered `Sites`."
-    family, cfg = model_family(model), model.config
-    layout, sites = BLOCK_LAYOUT[family], []
+    family, cfg, sites = family_of(model), model.config, []
     heads, kv_heads = cfg.num_attention_heads, getattr(cfg, "num_key_value_heads", None) or cfg.num_attention_heads
     head_dim = getattr(cfg, "head_dim", None) or cfg.hidden_size // heads
     shapes = {"q": (heads, head_dim), "k": (kv_heads, head_dim), "v": (kv_heads, head_dim), "p": (heads,)}
-    for i, block in enumerate(_get(model, layout["blocks"])):
+    rotated = rotary_dims(cfg, head_dim) if family.rope else 0
+    for i, block in enumerate(_get(model, family.blocks)):
         made = {}
-        for site_name, paths in layout["linear"].items():
+        for site_name, paths in family.linear.items():
             first = _get(block, paths[0])
             in_features = first.weight.shape[0] if isinstance(first, Conv1D) else first.weight.shape[1]
             made[site_name] = make_site(f"layers.{i}.{site_name}", "linear", (in_features,), False)
             made[site_name].consumers = len(paths)
             for path in paths: _set(block, path, SitedLinear(_get(block, path), made[site_name]))
-        for k in PRODUCT_SITES: made[k] = make_site(f"layers.{i}.{k}", k, shapes[k], family == "llama" and k in "qk")
-        attn = _get(block, layout["attention"])
+        for k in PRODUCT_SITES: made[k] = make_site(f"layers.{i}.{k}", k, shapes[k], rotated if k in "qk" else 0)
+        attn = _get(block, family.attention)
         attn.__dict__["stac_sites"] = {k: made[k] for k in PRODUCT_SITES}
         attn.register_forward_pre_hook(_site_cache_hook, with_kwargs=True)
-        sites += [made[n] for n in block_site_names(family)]
+        sites += [made[n] for n in family.site_names]
     head = make_site("head", "linear", (model.lm_head.weight.shape[1],), False)
     model.lm_head = SitedLinear(model.lm_head, head)
     model.stac_sites = Sites(sites + [head])
@@ -210,7 +201,7 @@ class SiteStats:
     "Streaming per-channel statistics of one site."
     kind: str
     channels: tuple
-    rope: bool
+    rope: int  # rotated channels per head (0: none)
     top_k: int
     reservoir_rows: int
     absmax: torch.Tensor|None = None  # [*channels] running max |x|
@@ -287,17 +278,17 @@ def site_scale(st:SiteStats, # statistics of one site
     if not headroom > 0: raise ValueError(f"headroom must be positive, not {headroom}")
     r = {"max": lambda: st.absmax, "percentile": lambda: st.percentile(percentile), "mse": lambda: _mse_range(st, Q)}[method]()
     if per_tensor: r = r.max().expand(r.shape)
-    elif st.rope and rope_pairs:
-        half = r.shape[-1] // 2
-        pair = torch.maximum(r[..., :half], r[..., half:])
-        r = torch.cat([pair, pair], dim=-1)
+    elif st.rope and rope_pairs:  # channels d and d + rot/2 turn into each other; channels past rot are not rotated
+        half = (r.shape[-1] if st.rope is True else int(st.rope)) // 2
+        pair = torch.maximum(r[..., :half], r[..., half:2 * half])
+        r = torch.cat([pair, pair, r[..., 2 * half:]], dim=-1)
     r = r.clamp_min(max(r.max().item() * 1e-6, 1e-30))  # a channel never active gets a tiny, finite scale
     return (r * headroom / Q).contiguous()
 
 # %% ../nbs/03_calibrate.ipynb #a051c4eb
 class Observer(Site):
     "A site that records streaming statistics of what passes and hands it on unchanged."
-    def __init__(self, name, kind, channels, rope=False, top_k=64, reservoir_rows=256, generator=None):
+    def __init__(self, name, kind, channels, rope=0, top_k=64, reservoir_rows=256, generator=None):
         super().__init__(name, kind, channels, rope)
         self.stats = SiteStats(kind, tuple(channels), rope, top_k, reservoir_rows)
         self.generator, self.row_mask = generator, None

@@ -16,6 +16,7 @@ from torch import nn
 from transformers import AutoConfig, AutoModelForCausalLM, GenerationMixin, PreTrainedModel
 
 import stac_nb
+from .families import FAMILIES
 from .calibrate import CalibrationStats, Site, attach_sites, calibrate, model_family, native_shape, site_scale
 from .kernels import READOUT_SUMS, spike_readout, time_sum
 from .neurons import NeuronLayer, check_coding, max_level, quantize_levels
@@ -32,7 +33,7 @@ TELEMETRY = (*READOUT_SUMS, "sops")  # the running float64 sums in `SpikingSite.
 class SpikingSite(Site):
     "A quantizer site with a layer of spiking neurons: spikes drive what the site feeds; `qann` mode rounds instead."
     fusable = False  # its spikes (or, in `qann` mode, its levels) must drive the attention products themselves
-    def __init__(self, name, kind, channels, rope=False, coding:str="fewspike", T:int=8, engine:str="fused", mode:str="snn"):
+    def __init__(self, name, kind, channels, rope=0, coding:str="fewspike", T:int=8, engine:str="fused", mode:str="snn"):
         super().__init__(name, kind, channels, rope)
         self.neurons, self.engine, self.mode = NeuronLayer(coding, T), engine, mode
         self.register_buffer("scale", torch.ones(self.channels))
@@ -108,16 +109,19 @@ class SpikingSite(Site):
 
 # %% ../nbs/04_convert.ipynb #105f0194
 SITE_KINDS = ("qkv", "q", "k", "v", "p", "o", "gate_up", "down", "head")
-_ALIASES = {"llama": {"fc": "gate_up", "proj": "down"}, "gpt2": {"gate_up": "fc", "down": "proj"}}
 
-def resolve_sites(family:str, # "llama" or "gpt2"
+def _aliases(family:str) -> dict:
+    "Other names of the MLP sites: GPT-2 calls gate_up/down fc/proj, and every other family the reverse."
+    return {"gate_up": "fc", "down": "proj"} if "fc" in FAMILIES[family].linear else {"fc": "gate_up", "proj": "down"}
+
+def resolve_sites(family:str, # a family name (`01a_families`)
                   sites="all", # "all", or an iterable of site names such as ("qkv", "o", "gate_up", "down", "head")
                  ) -> tuple:
     "The site names of `family` that spike, in model order; a clear error for unknown names."
-    names = [*dict.fromkeys(_ALIASES[family].get(n, n) for n in ("qkv", "q", "k", "v", "p", "o", "gate_up", "down", "head"))]
+    names = [*FAMILIES[family].site_names, "head"]
     if sites == "all": return tuple(names)
     if isinstance(sites, str): sites = [s.strip() for s in sites.split(",")]
-    chosen = {_ALIASES[family].get(s, s) for s in sites}
+    chosen = {_aliases(family).get(s, s) for s in sites}
     unknown = chosen - set(names)
     if unknown or not chosen:
         raise ValueError(f"unknown site(s) {sorted(unknown)}: choose 'all' or some of {names} (GPT-2 calls gate_up/down fc/proj)")
@@ -209,7 +213,7 @@ def resolve_site_settings(family:str, chosen:tuple, # the model family and its s
     "Per-site overrides keyed by canonical site name, checked: known spiking sites and settings."
     out = {}
     for name, opts in (site_settings or {}).items():
-        site = _ALIASES[family].get(name, name)
+        site = _aliases(family).get(name, name)
         if site not in chosen: raise ValueError(f"site_settings names {name!r}, which is not among the spiking sites {list(chosen)}")
         if not isinstance(opts, dict) or set(opts) - set(SITE_SETTINGS):
             raise ValueError(f"site_settings[{name!r}] must be a dict with keys among {SITE_SETTINGS}, not {opts!r}")

@@ -13,6 +13,7 @@ from spikingjelly.activation_based.op_counter import SimpleEnergyCostConfig
 
 from .calibrate import SitedLinear
 from .convert import SpikingLM
+from .families import family_of
 
 # %% auto #0
 __all__ = ['COUNTS', 'PRESETS', 'INT_MULT_PJ', 'ENERGY_PARTS', 'dense_ops_per_token', 'spike_report', 'plot_firing_rates',
@@ -27,24 +28,25 @@ def _fed(snn:SpikingLM) -> dict:
     return fed
 
 def _shapes(snn:SpikingLM, fed:dict) -> dict:
-    "The sizes the counting rule needs: family, hidden, heads, KV heads, head dim, intermediate."
-    c = snn.config
+    "The sizes the counting rule needs: the family (`01a_families`), hidden, heads, KV heads, head dim, intermediate."
+    c, family = snn.config, family_of(snn)
     heads = c.num_attention_heads
-    return dict(llama=c.model_type == "llama", hidden=c.hidden_size, heads=heads,
-                kv_heads=getattr(c, "num_key_value_heads", None) or heads,
+    return dict(family=family, hidden=c.hidden_size, heads=heads, kv_heads=getattr(c, "num_key_value_heads", None) or heads,
                 head_dim=getattr(c, "head_dim", None) or c.hidden_size // heads,
-                inter=fed["layers.0.down" if c.model_type == "llama" else "layers.0.proj"][0].in_features)
+                inter=fed[f"layers.0.{family.site_names[-1]}"][0].in_features)
 
 def dense_ops_per_token(name:str, # a site name, e.g. "layers.3.p" or "head"
                         sh:dict, # sizes from `_shapes`
                         scores:float, # attention scores per token in this layer (heads x keys)
                        ) -> float:
     "Dense operations per token the counting rule attributes to site `name` (bias adds and input scaling excluded)."
-    d, f, H, Hkv, D, llama = sh["hidden"], sh["inter"], sh["heads"], sh["kv_heads"], sh["head_dim"], sh["llama"]
-    norm = 3 * d if llama else 5 * d
-    return {"qkv": norm + (d if not llama and name == "layers.0.qkv" else 0), "q": 3 * H * D if llama else 0,
-            "k": 3 * Hkv * D if llama else 0, "v": 0, "p": 5 * scores + H * D, "o": d, "gate_up": norm, "fc": norm,
-            "down": 3 * f + d, "proj": 8 * f + d, "head": norm}[name.rsplit(".", 1)[-1]]
+    d, f, H, Hkv, D, fam = sh["hidden"], sh["inter"], sh["heads"], sh["kv_heads"], sh["head_dim"], sh["family"]
+    norm = fam.norm_ops * d
+    rotate = (3 if fam.rope else 0) + (fam.norm_ops if fam.qk_norm else 0)  # per query or key element: RoPE, q/k norm
+    after = d + (norm if fam.sandwich else 0)  # the residual add, and Gemma's norm of the block's output
+    return {"qkv": norm + (fam.embed_ops * d if name == "layers.0.qkv" else 0), "q": rotate * H * D, "k": rotate * Hkv * D,
+            "v": 0, "p": 5 * scores + H * D, "o": after, "gate_up": norm, "fc": norm, "down": fam.act_ops * f + after,
+            "proj": fam.act_ops * f + after, "head": norm}[name.rsplit(".", 1)[-1]]
 
 # %% ../nbs/07_energy.ipynb #6dc36b19
 COUNTS = ["spikes_per_token", "sops", "macs", "ann_macs", "dense_ops", "neuron_updates", "shifts"]

@@ -9,8 +9,9 @@ from pathlib import Path
 
 import torch
 from tokenizers import Tokenizer, decoders, models as tok_models, pre_tokenizers, trainers
-from transformers import (AutoModelForCausalLM, AutoTokenizer, GPT2Config, GPT2LMHeadModel,
-                          LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast)
+import transformers
+from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedTokenizerFast
+from .families import FAMILIES, tiny_config
 
 # %% auto #0
 __all__ = ['CHATML', 'SPECIAL_TOKENS', 'TINY_CORPUS', 'CACHE_MARKER', 'DEFAULT_MODEL', 'DEFAULT_LABEL', 'TINY_MODELS',
@@ -44,26 +45,20 @@ def tiny_tokenizer(vocab_size:int=384, # size of the BPE vocabulary, special tok
                                    pad_token="<|endoftext|>", chat_template=CHATML)
 
 # %% ../nbs/00_models.ipynb #f048a3bc
-def tiny_model(arch:str="llama", # "llama" (RoPE, RMSNorm, SiLU, GQA) or "gpt2" (learned positions, LayerNorm, GELU)
+def tiny_model(arch:str="llama", # a family of `01a_families`: "llama" (RoPE, RMSNorm, SiLU, GQA), "gpt2", "qwen3", ...
                seed:int=0, # weights are a pure function of the seed
                dtype:torch.dtype=torch.float32, # e.g. torch.float64 for exactness tests
                max_positions:int=256, # context length of the model
                n_layers:int=2, # transformer blocks
               ) -> tuple:
     "A tiny randomly initialised causal LM of family `arch` and its in-code tokenizer: `(model, tokenizer)`."
-    if arch not in ("llama", "gpt2"): raise ValueError(f"arch must be 'llama' or 'gpt2', not {arch!r}")
+    if arch not in FAMILIES: raise ValueError(f"arch must be one of {list(FAMILIES)}, not {arch!r}")
     tok = tiny_tokenizer()
     ids = dict(bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id)
-    if arch == "gpt2":
-        config = GPT2Config(vocab_size=len(tok), n_positions=max_positions, n_embd=64, n_layer=n_layers, n_head=4,
-                            initializer_range=0.2, resid_pdrop=0., embd_pdrop=0., attn_pdrop=0., **ids)
-    else:
-        config = LlamaConfig(vocab_size=len(tok), hidden_size=64, intermediate_size=128, num_hidden_layers=n_layers,
-                             num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=max_positions,
-                             initializer_range=0.2, tie_word_embeddings=True, **ids)
+    config = tiny_config(arch, len(tok), n_layers, max_positions, **ids)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        model = (GPT2LMHeadModel if arch == "gpt2" else LlamaForCausalLM)(config)
+        model = getattr(transformers, FAMILIES[arch].classes[0])(config)
     return model.to(dtype).eval(), tok
 
 # %% ../nbs/00_models.ipynb #9196e9d7

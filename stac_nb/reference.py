@@ -9,17 +9,18 @@ import torch.nn.functional as F
 from torch import nn
 
 # %% auto #0
-__all__ = ['quantize', 'read_quantizers', 'rms_norm', 'layer_norm', 'gelu_tanh', 'rope', 'rope_angles', 'attention',
-           'llama_forward', 'gpt2_forward', 'reference_logits']
+__all__ = ['quantize', 'read_quantizers', 'rms_norm', 'gemma_norm', 'layer_norm', 'gelu_tanh', 'rope', 'rope_angles', 'attention',
+           'decoder_forward', 'gpt2_forward', 'reference_logits']
 
 # %% ../nbs/04a_reference.ipynb #f5fcab9e
 def quantize(x:torch.Tensor, # an activation
              scale:torch.Tensor, # per-channel scale, broadcast against x
              Q:int, # largest level per sign
             ) -> torch.Tensor:
-    "`clamp(round_half_away(x / scale), -Q, Q) * scale`, written with `floor`."
-    u = x / scale
-    return (torch.sign(u) * torch.floor(u.abs() + 0.5)).clamp(-Q, Q) * scale
+    "`clamp(round_half_away(x / scale), -Q, Q) * scale`, rounding by comparing the fraction with 1/2."
+    u = (x / scale).abs()
+    whole = torch.floor(u)
+    return (torch.sign(x) * (whole + (u - whole >= 0.5))).clamp(-Q, Q) * scale  # u - floor(u) is exact
 
 def read_quantizers(snn:nn.Module, # a converted model (`convert`)
                    ) -> dict:
@@ -38,6 +39,11 @@ def rms_norm(x, weight, eps):
     h = x.to(torch.float32)
     return weight * (h * torch.rsqrt(h.pow(2).mean(-1, keepdim=True) + eps)).to(x.dtype)
 
+def gemma_norm(x, weight, eps):
+    "Gemma's RMSNorm: scales by `1 + weight`, everything in float32, also in a float64 model."
+    h = x.to(torch.float32)
+    return (h * torch.rsqrt(h.pow(2).mean(-1, keepdim=True) + eps) * (1.0 + weight.to(torch.float32))).to(x.dtype)
+
 def layer_norm(x, norm:nn.LayerNorm):
     "GPT-2's LayerNorm: mean and biased variance over the features."
     mean = x.mean(-1, keepdim=True)
@@ -49,20 +55,22 @@ def gelu_tanh(x):
     return 0.5 * x * (1 + torch.tanh((2 / torch.pi) ** 0.5 * (x + 0.044715 * x ** 3)))
 
 def rope(x, cos, sin):
-    "Rotate each pair of channels (d, d + half) by its angle."
-    half = x.shape[-1] // 2
-    return x * cos + torch.cat([-x[..., half:], x[..., :half]], -1) * sin
+    "Rotate each pair of channels (d, d + half) of the first `cos.shape[-1]` channels by its angle; the rest stay."
+    rot, half = cos.shape[-1], cos.shape[-1] // 2
+    r = x[..., :rot]
+    return torch.cat([r * cos + torch.cat([-r[..., half:], r[..., :half]], -1) * sin, x[..., rot:]], -1)
 
-def rope_angles(rotary:nn.Module, length:int, dtype):
-    "cos and sin `[length, head_dim]` of a Llama rotary embedding, computed in float32 as Hugging Face does."
-    freqs = torch.arange(length, dtype=torch.float32)[:, None] * rotary.inv_freq.to(torch.float32)[None]
+def rope_angles(inv_freq:torch.Tensor, scaling:float, length:int, dtype):
+    "cos and sin `[length, rotated channels]` of positions 0..length-1, computed in float32 as Hugging Face does."
+    freqs = torch.arange(length, dtype=torch.float32)[:, None] * inv_freq.to(torch.float32)[None]
     angles = torch.cat([freqs, freqs], -1)
-    return (angles.cos() * rotary.attention_scaling).to(dtype), (angles.sin() * rotary.attention_scaling).to(dtype)
+    return (angles.cos() * scaling).to(dtype), (angles.sin() * scaling).to(dtype)
 
 # %% ../nbs/04a_reference.ipynb #4851ddd7
 def attention(q, k, v, # [batch, heads, length, head_dim] (k, v: key-value heads), before their sites
               site, # the block's sites: site(kind, x) quantizes, site.scale(kind) is the scale (None where float)
               scaling:float, # multiplies the scores
+              window:int|None=None, # sliding-window attention: each query sees this many keys, itself included
              ) -> torch.Tensor:
     "Causal attention, quantized queries, keys, values and weights, normalised after `P V`: `[batch, length, features]`."
     q, k, v = site("q", q), site("k", k), site("v", v)
@@ -70,7 +78,9 @@ def attention(q, k, v, # [batch, heads, length, head_dim] (k, v: key-value heads
     k, v = k.repeat_interleave(groups, 1), v.repeat_interleave(groups, 1)
     scores = (q @ k.transpose(-1, -2)) * scaling
     length = scores.shape[-1]
-    scores = scores.masked_fill(~torch.ones(length, length, dtype=torch.bool).tril(), float("-inf"))
+    i, j = torch.arange(length)[:, None], torch.arange(length)[None]
+    seen = (j <= i) & (j > i - window) if window else j <= i
+    scores = scores.masked_fill(~seen, float("-inf"))
     p = site("p", torch.exp(scores - scores.amax(-1, keepdim=True)))
     p_scale, v_scale = site.scale("p"), site.scale("v")
     if p_scale is None or v_scale is None: out = (p @ v) / p.sum(-1, keepdim=True)
@@ -97,28 +107,46 @@ class _Sites:
         return x if scale is None else quantize(x, scale, self.quantizers[self.prefix + kind][1])
 
 # %% ../nbs/04a_reference.ipynb #696ea895
-def llama_forward(model:nn.Module, # an unmodified `LlamaForCausalLM`
-                  quantizers:dict, # `read_quantizers(snn)`, or {} for the float model
-                  ids:torch.Tensor, # [batch, length] token ids, no padding
-                 ) -> torch.Tensor:
-    "Logits of the quantized Llama, written out."
-    cfg, (B, L) = model.config, ids.shape
-    heads, kv_heads = cfg.num_attention_heads, cfg.num_key_value_heads
+def decoder_forward(model:nn.Module, # an unmodified Llama, Qwen2, Qwen3, Mistral, Phi-3 or Gemma 3 causal LM
+                    quantizers:dict, # `read_quantizers(snn)`, or {} for the float model
+                    ids:torch.Tensor, # [batch, length] token ids, no padding
+                   ) -> torch.Tensor:
+    "Logits of the quantized decoder, written out; the families differ only where the comments say."
+    cfg, (B, L), body = model.config, ids.shape, model.model
+    heads, kv_heads, gemma = cfg.num_attention_heads, cfg.num_key_value_heads, cfg.model_type == "gemma3_text"
     head_dim = getattr(cfg, "head_dim", None) or cfg.hidden_size // heads
-    h = model.model.embed_tokens.weight[ids]
-    cos, sin = rope_angles(model.model.rotary_emb, L, h.dtype)
-    norm = lambda x, n: rms_norm(x, n.weight, n.variance_epsilon)
-    split = lambda x, proj, n: F.linear(x, proj.weight, proj.bias).view(B, L, n, head_dim).transpose(1, 2)  # into heads
-    for i, layer in enumerate(model.model.layers):
+    norm = (lambda x, n: gemma_norm(x, n.weight, n.eps)) if gemma else (lambda x, n: rms_norm(x, n.weight, n.variance_epsilon))
+    split = lambda z, n: z.view(B, L, n, head_dim)  # into heads
+    h = body.embed_tokens.weight[ids]
+    if gemma: h = h * torch.tensor(cfg.hidden_size ** 0.5, dtype=torch.float32).to(h.dtype)  # Gemma: a float32 scale
+    sliding = "sliding_attention" if getattr(cfg, "sliding_window", None) else "full_attention"  # Mistral: every layer, if it has a window
+    types = getattr(cfg, "layer_types", None) or [sliding] * len(body.layers)
+    rotary = body.rotary_emb  # Gemma 3: a RoPE per layer type
+    angles = {t: rope_angles(getattr(rotary, f"{t}_inv_freq", getattr(rotary, "inv_freq", None)),
+                             getattr(rotary, f"{t}_attention_scaling", getattr(rotary, "attention_scaling", 1.0)), L, h.dtype)
+              for t in set(types)}
+    scaling = cfg.query_pre_attn_scalar ** -0.5 if gemma else head_dim ** -0.5
+    for i, layer in enumerate(body.layers):
         site, a, mlp = _Sites(quantizers, f"layers.{i}."), layer.self_attn, layer.mlp
         x = site("qkv", norm(h, layer.input_layernorm))
-        q, k = rope(split(x, a.q_proj, heads), cos, sin), rope(split(x, a.k_proj, kv_heads), cos, sin)
-        v = split(x, a.v_proj, kv_heads)
-        h = h + F.linear(site("o", attention(q, k, v, site, head_dim ** -0.5)), a.o_proj.weight, a.o_proj.bias)
-        x = site("gate_up", norm(h, layer.post_attention_layernorm))
-        gate, up = F.linear(x, mlp.gate_proj.weight), F.linear(x, mlp.up_proj.weight)
-        h = h + F.linear(site("down", gate * torch.sigmoid(gate) * up), mlp.down_proj.weight)
-    return F.linear(_Sites(quantizers, "")("head", norm(h, model.model.norm)), model.lm_head.weight)
+        if hasattr(a, "qkv_proj"):  # Phi-3: one fused projection
+            q, k, v = F.linear(x, a.qkv_proj.weight).split([heads * head_dim, kv_heads * head_dim, kv_heads * head_dim], -1)
+        else: q, k, v = (F.linear(x, p.weight, p.bias) for p in (a.q_proj, a.k_proj, a.v_proj))
+        q, k, v = split(q, heads), split(k, kv_heads), split(v, kv_heads)
+        if hasattr(a, "q_norm"): q, k = norm(q, a.q_norm), norm(k, a.k_norm)  # Qwen3, Gemma 3: per head, before RoPE
+        cos, sin = angles[types[i]]
+        q, k, v = rope(q.transpose(1, 2), cos, sin), rope(k.transpose(1, 2), cos, sin), v.transpose(1, 2)
+        window = getattr(cfg, "sliding_window", None) if types[i] == "sliding_attention" else None
+        y = F.linear(site("o", attention(q, k, v, site, scaling, window)), a.o_proj.weight, a.o_proj.bias)
+        h = h + (norm(y, layer.post_attention_layernorm) if gemma else y)  # Gemma: a norm on the block's output too
+        x = site("gate_up", norm(h, layer.pre_feedforward_layernorm if gemma else layer.post_attention_layernorm))
+        if hasattr(mlp, "gate_up_proj"): gate, up = F.linear(x, mlp.gate_up_proj.weight).chunk(2, -1)  # Phi-3
+        else: gate, up = F.linear(x, mlp.gate_proj.weight), F.linear(x, mlp.up_proj.weight)
+        y = F.linear(site("down", (gelu_tanh(gate) if gemma else gate * torch.sigmoid(gate)) * up), mlp.down_proj.weight)
+        h = h + (norm(y, layer.post_feedforward_layernorm) if gemma else y)
+    logits = F.linear(_Sites(quantizers, "")("head", norm(h, body.norm)), model.lm_head.weight)
+    cap = getattr(cfg, "final_logit_softcapping", None)
+    return torch.tanh(logits / cap) * cap if cap else logits
 
 # %% ../nbs/04a_reference.ipynb #d8b60c22
 def gpt2_forward(model:nn.Module, # an unmodified `GPT2LMHeadModel`
@@ -143,7 +171,9 @@ def gpt2_forward(model:nn.Module, # an unmodified `GPT2LMHeadModel`
     return _Sites(quantizers, "")("head", layer_norm(h, t.ln_f)) @ model.lm_head.weight.t()
 
 # %% ../nbs/04a_reference.ipynb #d2cc888a
-_FORWARDS = {"LlamaForCausalLM": llama_forward, "GPT2LMHeadModel": gpt2_forward}
+_FORWARDS = {**{name: decoder_forward for name in ("LlamaForCausalLM", "Qwen2ForCausalLM", "Qwen3ForCausalLM",
+                                                   "MistralForCausalLM", "Phi3ForCausalLM", "Gemma3ForCausalLM")},
+             "GPT2LMHeadModel": gpt2_forward}
 
 def reference_logits(model:nn.Module, # the unmodified Hugging Face model the spiking model was converted from
                      quantizers:dict, # `read_quantizers(snn)`, or {} for the float model
