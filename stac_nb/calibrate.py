@@ -22,8 +22,8 @@ from .neurons import quantize_levels
 
 # %% auto #0
 __all__ = ['PRODUCT_SITES', 'CHANNEL_DIMS', 'SCALE_METHODS', 'model_family', 'block_site_names', 'rotary_dims', 'to_rows',
-           'native_shape', 'Site', 'SitedLinear', 'SiteCache', 'site_attention', 'Sites', 'attach_sites', 'SiteStats',
-           'site_scale', 'Observer', 'CalibrationStats', 'tokenize_chunks', 'pad_batch', 'calibrate']
+           'native_shape', 'Site', 'SitedLinear', 'SiteCache', 'site_attention', 'shared_copy', 'Sites', 'attach_sites',
+           'SiteStats', 'site_scale', 'Observer', 'CalibrationStats', 'tokenize_chunks', 'pad_batch', 'calibrate']
 
 # %% ../nbs/03_calibrate.ipynb #90d3e0b1
 PRODUCT_SITES = ("q", "k", "v", "p")
@@ -155,6 +155,12 @@ AttentionMaskInterface.register("stac_nb", eager_mask)
 def _get(root:nn.Module, path:str) -> nn.Module:
     for part in path.split("."): root = getattr(root, part)
     return root
+
+def shared_copy(model:nn.Module, device=None) -> nn.Module:
+    "A copy of `model`'s modules that shares its weight tensors; a full copy only when it must move to another `device`."
+    device = next(model.parameters()).device if device is None else torch.device(device)
+    if device != next(model.parameters()).device: return copy.deepcopy(model).to(device)
+    return copy.deepcopy(model, memo={id(p): p for p in model.parameters()})  # modules copied, weights shared
 
 def _set(root:nn.Module, path:str, module:nn.Module):
     parent, _, name = path.rpartition(".")
@@ -361,8 +367,8 @@ def calibrate(model:nn.Module, # a supported causal LM (never modified)
     "Record streaming activation statistics at every quantizer site of `model` over calibration text."
     if texts is None: texts = calibration_texts(n, length, tokenizer, seed)
     chunks = tokenize_chunks(tokenizer, texts, length)
-    device = next(model.parameters()).device if device is None else torch.device(device)
-    sited = copy.deepcopy(model).to(device).eval()
+    sited = shared_copy(model, device).eval()  # the sites attach to a copy of the modules; the weights are shared
+    device = next(sited.parameters()).device
     gen = torch.Generator().manual_seed(seed)
     # the p sites' scale is fixed (`site_attention`): they stay plain sites, so attention runs fused
     make = lambda name, kind, *a: Site(name, kind, *a) if kind == "p" else Observer(name, kind, *a, top_k=top_k, reservoir_rows=reservoir_rows, generator=gen)

@@ -17,7 +17,8 @@ from transformers import AutoConfig, AutoModelForCausalLM, GenerationMixin, PreT
 
 import stac_nb
 from .families import FAMILIES
-from .calibrate import CalibrationStats, Site, attach_sites, calibrate, model_family, native_shape, site_scale
+from .calibrate import (CalibrationStats, Site, attach_sites, calibrate, model_family, native_shape, shared_copy,
+                               site_scale)
 from .kernels import READOUT_SUMS, spike_readout, time_sum
 from .neurons import NeuronLayer, check_coding, max_level, quantize_levels
 
@@ -267,7 +268,7 @@ def convert(model:nn.Module, # a GPT-2 or Llama causal LM (never modified)
         n, length = (4, 256) if simplified else (calib_samples, calib_len)
         stats = calibrate(model, tokenizer, calib_texts, n=n, length=length, progress=progress, device=dev)
     else: stats.check_model(model)
-    snn = copy.deepcopy(model).to(dev).eval()
+    snn = shared_copy(model, dev).eval()  # shares the source model's weight tensors (copies them only to move them)
     _attach_spiking(snn, chosen, coding, timesteps, engine, settings)
     for s in snn.spiking_sites:
         opts = settings[s.name.rsplit(".", 1)[-1]]
