@@ -40,15 +40,15 @@ class Family:
 # %% ../nbs/01a_families.ipynb #31b61e26
 _SMALL = dict(hidden_size=64, intermediate_size=128, num_attention_heads=4, num_key_value_heads=2, initializer_range=0.2)
 _ROPE = dict(rope_type="default", rope_theta=10000.0)
-_WINDOW = dict(sliding_window=8)  # with layer_types alternating sliding and full attention: tests run past the window
+_WINDOW = dict(sliding_window=8)  # tests run past the window
 
 FAMILIES = {f.name: f for f in [
     Family("llama", ("LlamaForCausalLM",), tiny=dict(config="LlamaConfig", tie_word_embeddings=True, **_SMALL)),
     Family("qwen2", ("Qwen2ForCausalLM",), tiny=dict(config="Qwen2Config", use_sliding_window=True, rope_parameters=_ROPE,
-                                                      tie_word_embeddings=True, **_WINDOW, **_SMALL)),
+                                                      tie_word_embeddings=True, alternate=True, **_WINDOW, **_SMALL)),
     Family("qwen3", ("Qwen3ForCausalLM",), qk_norm=True,
            tiny=dict(config="Qwen3Config", head_dim=16, use_sliding_window=True, rope_parameters=_ROPE,
-                     tie_word_embeddings=True, **_WINDOW, **_SMALL)),
+                     tie_word_embeddings=True, alternate=True, **_WINDOW, **_SMALL)),
     Family("mistral", ("MistralForCausalLM",), tiny=dict(config="MistralConfig", head_dim=16, rope_parameters=_ROPE, **_WINDOW, **_SMALL)),
     Family("phi3", ("Phi3ForCausalLM",),
            linear={"qkv": ("self_attn.qkv_proj",), "o": ("self_attn.o_proj",), "gate_up": ("mlp.gate_up_proj",),
@@ -56,11 +56,12 @@ FAMILIES = {f.name: f for f in [
            tiny=dict(config="Phi3Config", rope_parameters=dict(_ROPE, partial_rotary_factor=1.0),
                      original_max_position_embeddings=256, **_SMALL)),
     Family("gemma3", ("Gemma3ForCausalLM",), qk_norm=True, act_ops=8, sandwich=True, embed_ops=1,
-           tiny=dict(config="Gemma3TextConfig", head_dim=16, query_pre_attn_scalar=16, **_WINDOW, **_SMALL,
+           tiny=dict(config="Gemma3TextConfig", head_dim=16, query_pre_attn_scalar=16, alternate=True, **_WINDOW, **_SMALL,
                      rope_parameters={"full_attention": dict(_ROPE, rope_theta=1e6), "sliding_attention": _ROPE})),
     Family("gpt2", ("GPT2LMHeadModel",), blocks="transformer.h", attention="attn", rope=False, norm_ops=5, act_ops=8, embed_ops=1,
            linear={"qkv": ("attn.c_attn",), "o": ("attn.c_proj",), "fc": ("mlp.c_fc",), "proj": ("mlp.c_proj",)},
-           tiny=dict(config="GPT2Config", n_embd=64, n_head=4, initializer_range=0.2, resid_pdrop=0., embd_pdrop=0., attn_pdrop=0.)),
+           tiny=dict(config="GPT2Config", layers="n_layer", positions="n_positions", n_embd=64, n_head=4, initializer_range=0.2,
+                     resid_pdrop=0., embd_pdrop=0., attn_pdrop=0.)),
 ]}
 
 # %% ../nbs/01a_families.ipynb #01498657
@@ -81,9 +82,8 @@ def tiny_config(name:str, # a family name, e.g. "qwen3"
                ) -> transformers.PretrainedConfig:
     "The tiny test config of family `name`."
     if name not in FAMILIES: raise ValueError(f"no family {name!r}: choose from {list(FAMILIES)}")
-    kw = {k: v for k, v in FAMILIES[name].tiny.items() if k != "config"}
-    cls = getattr(transformers, FAMILIES[name].tiny["config"])
-    if name == "gpt2": return cls(vocab_size=vocab_size, n_positions=max_positions, n_layer=n_layers, **kw, **ids)
-    if "sliding_window" in kw and name != "mistral":
-        kw["layer_types"] = [("sliding_attention", "full_attention")[i % 2] for i in range(n_layers)]
-    return cls(vocab_size=vocab_size, num_hidden_layers=n_layers, max_position_embeddings=max_positions, **kw, **ids)
+    kw = dict(FAMILIES[name].tiny)
+    cls = getattr(transformers, kw.pop("config"))
+    sizes = {kw.pop("layers", "num_hidden_layers"): n_layers, kw.pop("positions", "max_position_embeddings"): max_positions}
+    if kw.pop("alternate", False): kw["layer_types"] = [("sliding_attention", "full_attention")[i % 2] for i in range(n_layers)]
+    return cls(vocab_size=vocab_size, **sizes, **kw, **ids)
