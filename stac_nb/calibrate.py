@@ -285,7 +285,7 @@ def site_scale(st:SiteStats, # statistics of one site
     r = {"max": lambda: st.absmax, "percentile": lambda: st.percentile(percentile), "mse": lambda: _mse_range(st, Q)}[method]()
     if per_tensor: r = r.max().expand(r.shape)
     elif st.rope and rope_pairs:  # channels d and d + rot/2 turn into each other; channels past rot are not rotated
-        half = (r.shape[-1] if st.rope is True else int(st.rope)) // 2
+        half = st.rope // 2
         pair = torch.maximum(r[..., :half], r[..., half:2 * half])
         r = torch.cat([pair, pair, r[..., 2 * half:]], dim=-1)
     r = r.clamp_min(max(r.max().item() * 1e-6, 1e-30))  # a channel never active gets a tiny, finite scale

@@ -221,7 +221,8 @@ def _multi_turn(model, tok, n):
     chat, ref = ChatSession(model, tok), ChatSession(model.qann() if hasattr(model, "qann") else copy.deepcopy(model), tok)
     for t in ["My name is Maya.", "What is the capital of France?", "What is my name?"]:
         chat.say(t, max_new_tokens=n); ref.say(t, max_new_tokens=n)
-    ids = torch.tensor([chat.ids + chat.codec.user("Thanks! Now tell me in one sentence why the sky looks blue.")], device=model.device)
+    turn = chat.codec.user("Thanks! Now tell me in one sentence why the sky looks blue.")
+    ids = torch.tensor([chat.ids + turn], device=model.device)
     record = (lambda: recording(model)) if hasattr(model, "spiking_sites") else (lambda: contextlib.nullcontext({}))
     with torch.no_grad():
         with record() as cached_levels: cached = model(ids[:, chat.cache_length:], cache=copy.deepcopy(chat._cache)).logits
@@ -235,9 +236,9 @@ def _multi_turn(model, tok, n):
 
 def _check_multi_turn(model, tok, n):
     flips, levels, err, agree, same = _multi_turn(model, tok, n)
-    float64 = next(model.parameters()).dtype == torch.float64
+    tolerance = 1e-9 if next(model.parameters()).dtype == torch.float64 else 1e-4
     if _levels_may_flip(model): ok, rule = agree >= 0.9, "float32: argmax agreement >= 90 %"
-    else: ok, rule = flips == 0 and err <= (1e-9 if float64 else 1e-4), f"no level differs, relative error <= {1e-9 if float64 else 1e-4:g}"
+    else: ok, rule = flips == 0 and err <= tolerance, f"no level differs, relative error <= {tolerance:g}"
     dtype = str(next(model.parameters()).dtype).replace("torch.", "")
     counted = f"{flips} of {levels} levels differ, " if levels else ""
     return ok and same, (f"cached vs recomputed ({dtype}): {counted}relative logit error {err:.2e}, "

@@ -4,7 +4,7 @@
 
 # %% ../nbs/04_convert.ipynb #36624e92
 from __future__ import annotations
-import contextlib, copy, json, math, os, shutil, tempfile, time
+import contextlib, json, math, os, shutil, tempfile, time
 from pathlib import Path
 
 import pandas as pd
@@ -18,7 +18,7 @@ from transformers import AutoConfig, AutoModelForCausalLM, GenerationMixin, PreT
 import stac_nb
 from .families import FAMILIES
 from .calibrate import (CalibrationStats, Site, attach_sites, calibrate, model_family, native_shape, shared_copy,
-                               site_scale)
+                              site_scale)
 from .kernels import READOUT_SUMS, spike_readout, time_sum
 from .neurons import NeuronLayer, check_coding, max_level, quantize_levels
 
@@ -159,7 +159,7 @@ class SpikingLM(PreTrainedModel, GenerationMixin):
 
     def qann(self) -> "SpikingLM":
         "The quantized ANN: same weights (shared), scales and levels, rounding instead of neurons."
-        q = copy.deepcopy(self, memo={id(p): p for p in self.parameters()})
+        q = shared_copy(self)
         for s in q.spiking_sites: s.mode = "qann"
         q.spiking = {**self.spiking, "mode": "qann"}
         return q
@@ -167,7 +167,7 @@ class SpikingLM(PreTrainedModel, GenerationMixin):
     def stepped(self, neuron=None, # None: the model's own neurons; else a maker of a SpikingJelly neuron (`NeuronPair`)
                ) -> "SpikingLM":
         "A copy (weights shared) in the `stepped` engine: every site's neurons integrate one timestep at a time."
-        s = copy.deepcopy(self, memo={id(p): p for p in self.parameters()})
+        s = shared_copy(self)
         for site in s.spiking_sites:
             site.engine = "stepped"
             if neuron is not None: site.neurons = NeuronLayer(site.neurons.coding, site.neurons.T, neuron)

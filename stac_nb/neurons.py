@@ -152,13 +152,18 @@ def _fewspike_kernel(self, inputs, states, **kwargs):
 HalvingThresholdNode.multi_step_functional_forward = _fewspike_kernel
 
 # %% ../nbs/02_neurons.ipynb #04e9d87e
+@functools.lru_cache(maxsize=64)
+def _rate_steps(T:int, dtype:torch.dtype, device) -> tuple:
+    "`(t / T, t)` for t = 1..T, with t/T rounded as the neuron rounds it (built once; never written to)."
+    frac = torch.tensor([t / T for t in range(1, T + 1)], dtype=dtype, device=device)
+    return frac, torch.arange(1, T + 1, dtype=dtype, device=device)
+
 def rate_train(u:torch.Tensor, # normalised input `x / s`, any shape
                T:int, # number of timesteps
               ) -> torch.Tensor:
     "Closed-form rate spike train `[T, ...]`: after t steps the neuron has fired `round_half_away(u * (t/T))`, <= t."
     view = (-1, *([1] * u.dim()))
-    frac = torch.tensor([t / T for t in range(1, T + 1)], dtype=u.dtype, device=u.device).view(view)  # the neuron's t/T
-    steps = torch.arange(1, T + 1, dtype=u.dtype, device=u.device).view(view)
+    frac, steps = (s.view(view) for s in _rate_steps(T, u.dtype, u.device))
     fired = torch.minimum(torch.maximum(round_half_away(u[None] * frac), -steps), steps)
     return torch.diff(fired, dim=0, prepend=torch.zeros_like(fired[:1]))
 
@@ -168,7 +173,7 @@ def _rate_closed_form(self, inputs, states, **kwargs):
     if x_seq.shape[0] != self.T or x_seq.stride(0) != 0 or not _at_rest(states[:3], (0.0, 0.0, 0)):
         return BaseNode.multi_step_functional_forward(self, inputs, states, **kwargs)
     spikes = rate_train(x_seq[0], self.T)
-    return (spikes,), (x_seq[0] * (self.T / self.T), spikes.sum(0), self.T, *states[3:])
+    return (spikes,), (x_seq[0].clone(), spikes.sum(0), self.T, *states[3:])  # the charge after T steps is u itself
 
 SignedIFNode.multi_step_functional_forward = _rate_closed_form
 
