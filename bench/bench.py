@@ -85,7 +85,7 @@ def main(quick:bool):
              # the conversions compared; "full coverage": every site spiking (`sites="all"`, nbs/00a_how_it_works.ipynb), unless `sites` says otherwise
              T16=dict(timesteps=16, coding="fewspike", scale_method="max", headroom=2.0),
              T8=dict(timesteps=8, coding="fewspike"),
-             T8_p12=dict(timesteps=8, coding="fewspike", site_settings={"p": dict(timesteps=12)}),
+             T8_p12=dict(timesteps=8, coding="fewspike", site_timesteps={"p": 12}),
              recipe_T=(8, 16, 32), recipe_sites=("q", "k", "v", "down"),
              # the recipe's own scale rule: each channel's max |x|, no headroom, query/key scales per dimension
              recipe_rule=dict(scale_method="max", headroom=1.0, rope_pairs=False))
@@ -128,7 +128,7 @@ def main(quick:bool):
                         seconds=t_snn_window, firing_rate=((st.spikes_pos + st.spikes_neg).sum() / (st.neurons * st.tokens * st["T"]).sum()).item())
     log("spikes at T=8 on the first window:", spikes_check)
     # the mean T of the mixed setting (p sites at T=12): per site, and per activation on this window
-    site_T = pd.Series([S["T8_p12"]["site_settings"]["p"]["timesteps"] if n.endswith(".p") else 8 for n in st.index], index=st.index)
+    site_T = pd.Series([S["T8_p12"]["site_timesteps"]["p"] if n.endswith(".p") else 8 for n in st.index], index=st.index)
     acts = st.neurons * st.tokens
     mean_T = dict(per_site=site_T.mean(), per_activation=(acts * site_T).sum() / acts.sum())
 

@@ -354,18 +354,19 @@ def pad_batch(chunks:list, pad_id:int) -> tuple:
 
 def calibrate(model:nn.Module, # a supported causal LM (never modified)
               tokenizer, # its tokenizer
-              texts:list|None=None, # calibration strings; default: `calibration_texts(n, length, tokenizer, seed)`
+              texts:list|None=None, # calibration strings; default: `calibration_texts(n, length, tokenizer, seed, mix)`
               n:int=16, # number of default chunks
               length:int=1024, # tokens per chunk: the context length the model will run at
               batch_size:int=1, # chunks per forward pass
               seed:int=0, # fixes the default chunks and the reservoirs
+              mix:dict|str|None=None, # domain weights of the default chunks (`calibration_texts`); None: the default mix
               top_k:int=64, # largest values kept per channel (linear, q, k, v sites)
               reservoir_rows:int=256, # rows kept per site for the MSE search
               progress:bool=True, # show a progress bar
               device=None, # where to run: None for the model's device (the model itself is never moved)
              ) -> CalibrationStats:
     "Record streaming activation statistics at every quantizer site of `model` over calibration text."
-    if texts is None: texts = calibration_texts(n, length, tokenizer, seed)
+    if texts is None: texts = calibration_texts(n, length, tokenizer, seed, mix)
     chunks = tokenize_chunks(tokenizer, texts, length)
     sited = shared_copy(model, device).eval()  # the sites attach to a copy of the modules; the weights are shared
     device = next(sited.parameters()).device

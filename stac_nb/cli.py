@@ -8,19 +8,21 @@ import json, os, sys, tempfile, time
 from pathlib import Path
 
 import torch
-from fastcore.script import call_parse, Param
+from fastcore.script import bool_arg, call_parse, Param
 
 from .models import DEFAULT_MODEL, load_model
-from .data import load_text
+from .data import DOMAINS, file_calibration_texts, load_text, read_text_file
 from .neurons import check_coding
-from .convert import ENGINES, SpikingModelError, convert, load_spiking, resolve_device
+from .config import ConversionConfig, parse_pairs, timesteps_label
+from .convert import SpikingModelError, convert, load_spiking, resolve_device
 from .chat import ChatSession, reply_agreement, validate, CHECKS
 from .evaluate import agreement, mean_firing_rate, perplexity, timestep_sweep
 from .energy import energy_report
 
 # %% auto #0
-__all__ = ['USER_ERRORS', 'run_command', 'write_json', 'check_output_dir', 'check_settings', 'spiking_from_args',
-           'convert_command', 'stac_convert', 'chat_command', 'stac_chat', 'parse_sweep', 'eval_command', 'stac_eval']
+__all__ = ['USER_ERRORS', 'PAIR_FLAGS', 'run_command', 'write_json', 'check_output_dir', 'config_from_flags', 'check_device',
+           'spiking_from_args', 'convert_command', 'stac_convert', 'chat_command', 'stac_chat', 'parse_sweep',
+           'eval_command', 'stac_eval']
 
 # %% ../nbs/09_cli.ipynb #7a6e52dd
 USER_ERRORS = (ValueError, OSError, SpikingModelError)  # OSError covers FileNotFoundError, FileExistsError, ModelLoadError
@@ -55,29 +57,37 @@ def check_output_dir(path, overwrite:bool):
         raise FileExistsError(f"output directory {str(p)!r} exists and is not empty: choose another --output_dir, or pass --overwrite")
 
 # %% ../nbs/09_cli.ipynb #83f3b36e
-def check_settings(timesteps:int, coding:str="fewspike", engine:str="fused", device:str="auto"):
-    "Check conversion settings before any loading (clear errors for 0, negative or absurd T, unknown coding or engine)."
-    check_coding(coding, timesteps)
-    if engine not in ENGINES: raise ValueError(f"--engine must be one of {ENGINES}, not {engine!r}")
+PAIR_FLAGS = dict(site_timesteps=int, extra_steps=int, calib_mix=float)  # the dictionary fields, and their values' type
+
+def config_from_flags(**flags) -> ConversionConfig:
+    "A checked `ConversionConfig` from flags named like its fields (dictionaries as `KIND=VALUE` items)."
+    for name, cast in PAIR_FLAGS.items():
+        if name in flags: flags[name] = parse_pairs(flags[name], name, cast)
+    if flags.get("site_timesteps") is None: flags.pop("site_timesteps", None)
+    return ConversionConfig(**flags)
+
+def check_device(device:str):
+    "A clear error for an unknown device or a GPU that is not there."
     if device not in ("auto", "cpu", "cuda"): raise ValueError(f"--device must be auto, cpu or cuda, not {device!r}")
     if device == "cuda" and not torch.cuda.is_available():
         raise ValueError("--device cuda was requested but no CUDA GPU is available: use --device cpu (or auto)")
 
-def spiking_from_args(model_dir=None, model_name=None, timesteps=None, coding="fewspike", engine="fused", device="auto",
-                      simplified=False, calib_samples=16, progress=True):
+def spiking_from_args(model_dir=None, model_name=None, device="auto", progress=True,
+                      **flags, # conversion settings when converting on the fly (`timesteps` required)
+                     ):
     "`(snn, tokenizer, model_name)` from a saved directory or converted from a model name."
     if model_dir is None and model_name is None: raise ValueError("pass --model_dir DIR, or --model_name NAME with --timesteps T")
+    check_device(device)
     if model_dir is not None:
         snn = load_spiking(model_dir, device=device)
         from transformers import AutoTokenizer
         try: tok = AutoTokenizer.from_pretrained(model_dir)
         except (OSError, ValueError): raise SpikingModelError(f"{model_dir!r} holds no tokenizer: save the model with stac-convert") from None
         return snn, tok, snn.spiking.get("model_name", DEFAULT_MODEL)
-    if timesteps is None: raise ValueError("--model_name needs --timesteps T (or pass --model_dir DIR)")
-    check_settings(timesteps, coding, engine, device)
+    if flags.get("timesteps") is None: raise ValueError("--model_name needs --timesteps T (or pass --model_dir DIR)")
+    config = config_from_flags(**flags)
     ann, tok = load_model(model_name)
-    snn = convert(ann.to(resolve_device(device, ann)), tok, timesteps, coding, engine=engine, simplified=simplified,
-                  calib_samples=calib_samples, progress=progress)
+    snn = convert(ann.to(resolve_device(device, ann)), tok, config=config, progress=progress)
     snn.spiking["model_name"] = model_name
     return snn, tok, model_name
 
@@ -85,19 +95,23 @@ def spiking_from_args(model_dir=None, model_name=None, timesteps=None, coding="f
 def _eval_ppl(model, tok, text, tokens):
     return perplexity(model, tok, text, context=tokens, stride=tokens, max_tokens=tokens, progress=False)
 
-def convert_command(model_name:str=DEFAULT_MODEL, timesteps:int=8, coding:str="fewspike", simplified:bool=False,
-                    calib_samples:int=16, engine:str="fused", device:str="auto", output_dir:str="snn_model",
-                    overwrite:bool=False, eval_tokens:int=512, progress:bool=True) -> int:
-    "Body of `stac-convert`."
-    check_settings(timesteps, coding, engine, device)
+def convert_command(model_name:str=DEFAULT_MODEL, calib_text=None, device:str="auto", output_dir:str="snn_model",
+                    overwrite:bool=False, eval_tokens:int=512, progress:bool=True, **flags) -> int:
+    "Body of `stac-convert`; `flags` are the fields of `ConversionConfig`."
+    config = config_from_flags(**flags)
+    check_device(device)
     check_output_dir(output_dir, overwrite)
-    if calib_samples < 1 or eval_tokens < 2: raise ValueError("--calib_samples must be >= 1 and --eval_tokens >= 2")
+    if eval_tokens < 2: raise ValueError(f"--eval_tokens must be at least 2, not {eval_tokens}")
+    files = [calib_text] if isinstance(calib_text, (str, Path)) else list(calib_text or [])
+    for path in files: read_text_file(path)  # a missing, empty or non-UTF-8 file fails before any loading
     start = time.perf_counter()
     ann, tok = load_model(model_name)
     ann = ann.to(resolve_device(device, ann))
+    texts = file_calibration_texts(files, tok, config.calib_len, config.calib_samples) if files else None
     loaded = time.perf_counter()
-    snn = convert(ann, tok, timesteps, coding, engine=engine, simplified=simplified, calib_samples=calib_samples, progress=progress)
+    snn = convert(ann, tok, config=config, calib_texts=texts, progress=progress)
     snn.spiking["model_name"] = model_name
+    if files: snn.spiking["calibration"]["files"] = [str(Path(p).expanduser().resolve()) for p in files]
     converted = time.perf_counter()
     text = load_text()
     ppl_ann = _eval_ppl(ann, tok, text, eval_tokens)
@@ -106,8 +120,9 @@ def convert_command(model_name:str=DEFAULT_MODEL, timesteps:int=8, coding:str="f
     snn.save_pretrained(output_dir, tokenizer=tok, overwrite=overwrite)
     calib = snn.spiking["calibration"]
     rows = [("model", model_name),
-            ("spiking", f"{coding}, T={timesteps}, {engine} engine, sites: {', '.join(snn.spiking['sites'])}"),
-            ("calibration", f"{'simplified (per-tensor scales), ' if simplified else ''}{calib['texts']} chunks, {calib['tokens']} tokens"),
+            ("spiking", f"{config.coding}, {timesteps_label(config)}, {config.engine} engine, sites: {', '.join(snn.spiking['sites'])}"),
+            ("calibration", f"{'simplified (per-tensor scales), ' if config.simplified else ''}{calib['texts']} chunks, "
+                            f"{calib['tokens']} tokens, from {', '.join(map(str, files)) if files else 'the built-in mix'}"),
             ("perplexity", f"ANN {ppl_ann:.2f} | SNN {ppl_snn:.2f} ({ppl_snn / ppl_ann:.3f} x), first {eval_tokens} tokens of the Lee text"),
             ("firing rate", f"{mean_firing_rate(snn):.3f} (spikes per neuron per step)"),
             ("conversion time", f"{converted - loaded:.1f} s (model load {loaded - start:.1f} s)"),
@@ -115,31 +130,44 @@ def convert_command(model_name:str=DEFAULT_MODEL, timesteps:int=8, coding:str="f
     for k, v in rows: print(f"{k:<16} {v}")
     return 0
 
+# %% ../nbs/09_cli.ipynb #3273635b
 @call_parse
-def stac_convert(model_name:str=DEFAULT_MODEL, # model to convert: smollm2-135m-instruct (offline default), a hub id (distilgpt2, gpt2, ...) or a local directory
+def stac_convert(model_name:str=DEFAULT_MODEL, # model to convert: smollm2-135m-instruct (offline default), a hub id or a local directory
                  timesteps:int=8, # T, simulation steps per activation (1-256)
                  coding:str="fewspike", # spike coding: fewspike (2^T-1 levels) or rate (T levels)
+                 engine:str="fused", # fused (one pass on the integrated input), exact (one pass per timestep) or stepped
+                 sites:str="all", # all, or the comma-separated site kinds that spike (e.g. qkv,o,gate_up,down)
+                 site_timesteps:Param("site kinds with their own T, e.g. p=12", str, nargs="*")=None,
+                 extra_steps:Param("high-order steps on top of T, e.g. down=4 (none: no extra steps; default: the coding's)",
+                                   str, nargs="*")=None,
+                 scale_method:str="max", # max, percentile or mse
+                 percentile:float=99.99, # for --scale_method percentile
+                 headroom:float=1.5, # multiplies every calibrated range
+                 rope_pairs:Param("share query/key scales per RoPE pair (False: per dimension)", bool_arg)=True,
+                 calib_samples:int=16, # calibration chunks
+                 calib_len:int=1024, # tokens per calibration chunk
+                 calib_mix:str=None, # domain weights of the built-in calibration text, e.g. lee=8,chat=3,code=3,docs=2
+                 calib_seed:int=0, # chooses the calibration chunks
                  simplified:bool=False, # fast mode: per-tensor scales from a small built-in calibration sample
-                 calib_samples:int=16, # calibration chunks of 1,024 tokens
-                 engine:str="fused", # fused (one pass on the integrated input) or exact (one pass per timestep)
+                 calib_text:Param("calibrate on these UTF-8 files instead of the built-in mix", str, nargs="+")=None,
                  device:str="auto", # auto, cpu or cuda
                  output_dir:str="snn_model", # where to save the spiking model
                  overwrite:bool=False, # replace an existing output directory
                  eval_tokens:int=512, # tokens of the Lee evaluation text for the perplexity check
                 ):
     "Convert a causal LM into a spiking model, report its perplexity and firing rate, and save it."
-    return run_command(convert_command, model_name, timesteps, coding, simplified, calib_samples, engine, device,
-                       output_dir, overwrite, eval_tokens)
+    flags = dict(locals())
+    return run_command(convert_command, **flags)
 
 # %% ../nbs/09_cli.ipynb #2d5b12ee
 def chat_command(model_dir=None, model_name=None, timesteps=None, turns=None, max_new_tokens:int=64, compare_ann:bool=False,
                  json_path=None, coding:str="fewspike", device:str="auto", system=None, input_fn=input, progress:bool=True) -> int:
     "Body of `stac-chat`."
     if max_new_tokens < 1: raise ValueError(f"--max_new_tokens must be at least 1, not {max_new_tokens}")
-    snn, tok, name = spiking_from_args(model_dir, model_name, timesteps, coding, device=device, progress=progress)
+    snn, tok, name = spiking_from_args(model_dir, model_name, device, progress, timesteps=timesteps, coding=coding)
     snn_chat = ChatSession(snn, tok, system=system)
     ann_chat = ChatSession(load_model(name)[0].to(snn.device), tok, system=system) if compare_ann else None
-    label = f"snn (T={snn.spiking['timesteps']}, {snn.spiking['coding']})"
+    label = f"snn ({snn.spiking['coding']}, {timesteps_label(ConversionConfig(**snn.spiking['config']))})"
     log = []
     def exchange(text):
         reply = snn_chat.say(text, max_new_tokens=max_new_tokens)
@@ -202,7 +230,9 @@ def eval_command(model_dir=None, model_name=None, timesteps=None, coding:str="fe
     if unknown: raise ValueError(f"unknown test(s) {unknown}: choose from {list(CHECKS)}")
     timesteps_sweep = parse_sweep(sweep) if sweep else None
     if eval_tokens < 2: raise ValueError(f"--eval_tokens must be at least 2, not {eval_tokens}")
-    snn, tok, name = spiking_from_args(model_dir, model_name, timesteps, coding, device=device, progress=progress)
+    snn, tok, name = spiking_from_args(model_dir, model_name, device, progress, timesteps=timesteps, coding=coding)
+    config = ConversionConfig(**snn.spiking["config"])
+    if text in DOMAINS: body = load_text(text, tok)  # the chat domain in the model's own chat template
     ann = load_model(name)[0].to(snn.device)
     window = dict(context=min(1024, eval_tokens), stride=min(512, eval_tokens), max_tokens=eval_tokens, progress=progress)
     snn.reset_stats()
@@ -211,17 +241,21 @@ def eval_command(model_dir=None, model_name=None, timesteps=None, coding:str="fe
     rate = mean_firing_rate(snn)
     energy = energy_report(snn).total_pJ.tolist() if "p" in snn.spiking["sites"] else [None] * 3
     agree = agreement(ann, snn, tok, body, **{**window, "progress": False})
-    result = dict(model=name, timesteps=snn.spiking["timesteps"], coding=snn.spiking["coding"], ppl=ppl, agreement=agree,
+    result = dict(model=name, timesteps=snn.spiking["timesteps"], coding=snn.spiking["coding"], config=config.to_dict(),
+                  label=timesteps_label(config), ppl=ppl, agreement=agree,
                   firing_rate=rate, energy_pj_per_token=dict(zip(("ann", "qann", "snn"), energy)), tests={})
-    print(f"model {name}: {result['coding']}, T={result['timesteps']}, sites {', '.join(snn.spiking['sites'])}; "
+    print(f"model {name}: {result['coding']}, {result['label']}, sites {', '.join(snn.spiking['sites'])}; "
           f"text {text!r}, {agree['tokens']} tokens scored")
+    print("settings     " + ", ".join(f"{k}={v}" for k, v in result["config"].items()))
     print(f"perplexity   ANN {ppl['ann']:.3f} | QANN {ppl['qann']:.3f} | SNN {ppl['snn']:.3f} ({ppl['snn'] / ppl['ann']:.3f} x ANN)")
     print(f"agreement    top-1 {agree['top1']:.3f} | KL(ANN||SNN) {agree['kl']:.4f} | max |logit diff| {agree['max_logit_diff']:.3f}")
     print(f"firing rate  {rate:.3f}")
     if energy[0] is not None:
         print(f"energy       ANN {energy[0]:.3g} | QANN {energy[1]:.3g} | SNN {energy[2]:.3g} pJ per token (45 nm FP32 constants)")
     if timesteps_sweep:
-        df = timestep_sweep(ann, tok, body, timesteps_sweep, (result["coding"],), **window)
+        files = snn.spiking["calibration"].get("files")
+        texts = file_calibration_texts(files, tok, config.calib_len, config.calib_samples) if files else None
+        df = timestep_sweep(ann, tok, body, timesteps_sweep, (result["coding"],), config=config, calib_texts=texts, **window)
         result["sweep"] = df.to_dict(orient="records")
         print(df.to_string(index=False))
     if tests:
@@ -236,7 +270,7 @@ def stac_eval(model_dir:str=None, # a spiking model saved by stac-convert
               model_name:str=None, # or: a model to convert on the fly (needs --timesteps)
               timesteps:int=None, # T when converting on the fly
               coding:str="fewspike", # coding when converting on the fly
-              text:str="lee", # evaluation text: lee (built in) or a UTF-8 file
+              text:str="lee", # evaluation text: a built-in domain (lee, code, docs, chat) or a UTF-8 file
               test_all:bool=False, # run every validation check
               test_position_boundaries:bool=False, # check: positions stay inside the window
               test_attention_mask:bool=False, # check: a conversation in a padded batch equals it alone

@@ -19,13 +19,14 @@ import stac_nb
 from .families import FAMILIES
 from .calibrate import (CalibrationStats, Site, attach_sites, calibrate, model_family, native_shape, shared_copy,
                               site_scale)
+from .config import ConversionConfig, site_levels
 from .kernels import READOUT_SUMS, spike_readout, time_sum
 from .neurons import NeuronLayer, check_coding, max_level, quantize_levels
 
 # %% auto #0
-__all__ = ['ENGINES', 'TELEMETRY', 'SITE_KINDS', 'FORMAT_VERSION', 'SITE_SETTINGS', 'SpikingSite', 'resolve_sites', 'SpikingLM',
-           'spiking_class', 'resolve_device', 'resolve_site_settings', 'convert', 'SpikingModelError', 'save_spiking',
-           'load_spiking', 'recording', 'levels_differ']
+__all__ = ['ENGINES', 'TELEMETRY', 'SITE_KINDS', 'FORMAT_VERSION', 'SpikingSite', 'resolve_sites', 'SpikingLM', 'spiking_class',
+           'resolve_device', 'resolve_site_settings', 'convert', 'SpikingModelError', 'save_spiking', 'load_spiking',
+           'recording', 'levels_differ']
 
 # %% ../nbs/04_convert.ipynb #453213ce
 ENGINES = ("fused", "exact", "stepped")
@@ -129,7 +130,7 @@ def resolve_sites(family:str, # a family name (`01a_families`)
     return tuple(n for n in names if n in chosen)
 
 # %% ../nbs/04_convert.ipynb #32755088
-FORMAT_VERSION = 2  # 2: the p sites quantize exp(s - row max) at the fixed scale 1/Q (format 1: normalised probabilities)
+FORMAT_VERSION = 3  # 3: settings saved as a ConversionConfig; 2: the p sites quantize exp(s - row max) at the fixed scale 1/Q
 
 class SpikingLM(PreTrainedModel, GenerationMixin):
     "A causal LM whose weight matrices and attention products are driven by spiking neuron layers (see `convert`)."
@@ -206,22 +207,17 @@ def _source_identity(model:nn.Module) -> dict:
                 architecture=type(model).__name__, model_type=c.model_type, layers=c.num_hidden_layers,
                 hidden=c.hidden_size, vocab=c.vocab_size, dtype=str(next(model.parameters()).dtype).replace("torch.", ""))
 
-SITE_SETTINGS = ("timesteps", "scale_method", "percentile", "headroom", "rope_pairs")
-
 def resolve_site_settings(family:str, chosen:tuple, # the model family and its spiking sites (`resolve_sites`)
-                          site_settings:dict|None, # {site name: {setting: value}}, settings among `SITE_SETTINGS`
+                          config:ConversionConfig,
                          ) -> dict:
-    "Per-site overrides keyed by canonical site name, checked: known spiking sites and settings."
-    out = {}
-    for name, opts in (site_settings or {}).items():
-        site = _aliases(family).get(name, name)
-        if site not in chosen: raise ValueError(f"site_settings names {name!r}, which is not among the spiking sites {list(chosen)}")
-        if not isinstance(opts, dict) or set(opts) - set(SITE_SETTINGS):
-            raise ValueError(f"site_settings[{name!r}] must be a dict with keys among {SITE_SETTINGS}, not {opts!r}")
-        if site == "p" and set(opts) - {"timesteps"}:
-            raise ValueError(f"site_settings['p'] may set only 'timesteps': the p sites' scale is fixed at 1/Q, not {opts!r}")
-        out[site] = dict(opts)
-    return out
+    "`{site kind: {timesteps (the neurons' own, extra steps included), extra_steps}}` of every spiking site kind, checked."
+    explicit = dict(config.site_timesteps, **(config.extra_steps or {}))
+    unknown = [k for k in explicit if _aliases(family).get(k, k) not in chosen]
+    if unknown: raise ValueError(f"site_timesteps/extra_steps name {unknown}, not among the spiking sites {list(chosen)}")
+    base = {_aliases(family).get(k, k): T for k, T in config.site_timesteps.items()}
+    extra = {_aliases(family).get(k, k): n for k, n in config.extra.items()}
+    return {kind: dict(timesteps=base.get(kind, config.timesteps) + extra.get(kind, 0), extra_steps=extra.get(kind, 0))
+            for kind in chosen}
 
 def _attach_spiking(model, chosen, coding, T, engine, site_settings=None):
     "Attach spiking sites (plain float sites where not `chosen`) to `model` and make it a `SpikingLM`, in place."
@@ -235,52 +231,42 @@ def _attach_spiking(model, chosen, coding, T, engine, site_settings=None):
         if isinstance(s, SpikingSite): s.scale.data = s.scale.to(dtype=weight.dtype, device=weight.device)
     model.__class__ = spiking_class(type(model))
 
-def convert(model:nn.Module, # a GPT-2 or Llama causal LM (never modified)
+def convert(model:nn.Module, # a causal LM of a supported family (never modified)
             tokenizer, # its tokenizer (for calibration)
-            timesteps:int=8, # T, simulation steps per activation
-            coding:str="fewspike", # "fewspike" (2^T - 1 levels) or "rate" (T levels)
-            calib_texts:list|None=None, # calibration strings; default: chunks of the Lee calibration pool
-            calib_samples:int=16, # number of default calibration chunks
-            calib_len:int=1024, # tokens per calibration chunk: the context length you will run at
+            timesteps:int|None=None, # shorthand for `config.timesteps`
+            coding:str|None=None, # shorthand for `config.coding`
+            config:ConversionConfig|None=None, # every conversion setting (`03b_config`); None: the defaults
+            calib_texts:list|None=None, # calibration strings; default: `calib_samples` chunks of the calibration mix
             stats:CalibrationStats|None=None, # statistics from `calibrate`, to skip calibration
-            sites="all", # "all" or the site names that spike (others stay float)
-            engine:str="fused", # "fused" (one pass on the integrated input), "exact" (one per step) or "stepped"
-            simplified:bool=False, # per-tensor scales from a small built-in sample (fast, less faithful)
             device=None, # None (the model's), "auto", "cpu" or "cuda"
             progress:bool=True, # progress bar while calibrating
-            scale_method:str="max", # "percentile", "max" or "mse" (the p sites' scale is fixed at 1/Q)
-            percentile:float=99.99, # for scale_method="percentile"
-            headroom:float=1.5, # multiplies every calibrated range
-            rope_pairs:bool=True, # query/key scales shared by each RoPE pair; False: per dimension (SpikingJelly's recipe)
-            site_settings:dict|None=None, # per site kind, e.g. {"p": dict(timesteps=12)}: overrides of timesteps/scale_method/percentile/headroom/rope_pairs
+            **settings, # fields of `ConversionConfig` that replace `config`'s, e.g. engine="exact", headroom=2.0
            ) -> SpikingLM:
     "A spiking copy of `model`, simulated over `timesteps` steps of `coding` neurons at every chosen site."
-    check_coding(coding, timesteps)
-    if engine not in ENGINES: raise ValueError(f"engine must be one of {ENGINES}, not {engine!r}")
+    short = {k: v for k, v in dict(timesteps=timesteps, coding=coding).items() if v is not None}
+    config = (config or ConversionConfig()).replace(**short, **settings)
     family = model_family(model)
-    chosen, dev = resolve_sites(family, sites), resolve_device(device, model)
-    site_settings = resolve_site_settings(family, chosen, site_settings)
-    defaults = dict(timesteps=timesteps, scale_method=scale_method, percentile=percentile, headroom=headroom, rope_pairs=rope_pairs)
-    settings = {k: {**(dict(timesteps=timesteps) if k == "p" else defaults), **site_settings.get(k, {})} for k in chosen}
-    for opts in settings.values(): check_coding(coding, opts["timesteps"])
+    chosen, dev = resolve_sites(family, config.sites), resolve_device(device, model)
+    site_settings = resolve_site_settings(family, chosen, config)
     start = time.perf_counter()
     if stats is None:
-        n, length = (4, 256) if simplified else (calib_samples, calib_len)
-        stats = calibrate(model, tokenizer, calib_texts, n=n, length=length, progress=progress, device=dev)
+        n, length = (4, 256) if config.simplified else (config.calib_samples, config.calib_len)
+        stats = calibrate(model, tokenizer, calib_texts, n=n, length=length, seed=config.calib_seed, mix=config.calib_mix,
+                          progress=progress, device=dev)
     else: stats.check_model(model)
     snn = shared_copy(model, dev).eval()  # shares the source model's weight tensors (copies them only to move them)
-    _attach_spiking(snn, chosen, coding, timesteps, engine, settings)
+    _attach_spiking(snn, chosen, config.coding, config.timesteps, config.engine, site_settings)
     for s in snn.spiking_sites:
-        opts = settings[s.name.rsplit(".", 1)[-1]]
-        Q = max_level(coding, opts["timesteps"])
+        opts = site_settings[s.name.rsplit(".", 1)[-1]]
+        Q, _ = site_levels(config.coding, opts["timesteps"] - opts["extra_steps"], opts["extra_steps"])
         if s.kind == "p": s.scale.fill_(1 / Q)  # exp(s - row max) lies in (0, 1]: level Q is exactly 1
-        else: s.scale.copy_(site_scale(stats.sites[s.name], Q, method=opts["scale_method"], percentile=opts["percentile"],
-                                       headroom=opts["headroom"], per_tensor=simplified, rope_pairs=opts["rope_pairs"]))
+        else: s.scale.copy_(site_scale(stats.sites[s.name], Q, method=config.scale_method, percentile=config.percentile,
+                                       headroom=config.headroom, per_tensor=config.simplified, rope_pairs=config.rope_pairs))
     snn.spiking = dict(format=FORMAT_VERSION, stac_nb=stac_nb.__version__, source=_source_identity(model),
-                       timesteps=timesteps, coding=coding, engine=engine, sites=list(chosen), mode="snn",
-                       scale_method=scale_method, percentile=percentile, headroom=headroom, rope_pairs=rope_pairs, simplified=simplified,
-                       site_settings=settings,
-                       calibration=dict(texts=stats.texts, tokens=stats.tokens, length=stats.length, seed=stats.seed),
+                       timesteps=config.timesteps, coding=config.coding, engine=config.engine, sites=list(chosen), mode="snn",
+                       site_settings=site_settings, config=config.to_dict(),
+                       calibration=dict(texts=stats.texts, tokens=stats.tokens, length=stats.length, seed=stats.seed,
+                                        source="given texts" if calib_texts is not None else "calibration mix"),
                        convert_seconds=round(time.perf_counter() - start, 3))
     return snn
 

@@ -143,7 +143,7 @@ def energy_report(snn:SpikingLM, # a converted model, after running it on some t
     "Operations and energy per token (pJ) of the float ANN, the equivalent quantized ANN and the SNN, by component."
     report, e = spike_report(snn), energy_constants(preset)
     tot, spiking, coding = report.loc["total"], report.iloc[:-1][report.spiking.iloc[:-1]], snn.spiking["coding"]
-    site_T = spiking["T"].astype(int)  # each site's own T (see `site_settings` in `convert`)
+    site_T = spiking["T"].astype(int)  # each site's own T (`site_timesteps` and `extra_steps` in `convert`)
     bits = site_T.map(lambda t: qann_bits(coding, t))
     activations = (spiking.neuron_updates / site_T).sum()
     quantized_pJ = (spiking.ann_macs * (bits.map(int_mult_pj) + e["e_ac"])).sum()  # the MACs whose input a spiking site quantizes

@@ -13,6 +13,7 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from .calibrate import calibrate
+from .config import ConversionConfig
 from .convert import convert
 
 # %% auto #0
@@ -108,19 +109,21 @@ def timestep_sweep(model, # the float causal LM
                    context:int=1024, stride:int=512, max_tokens:int|None=None, # the windows of `perplexity`
                    progress:bool=True, # progress bar over the conversions
                    mode:str="snn", # "snn" simulates the spikes; "qann" evaluates the equal quantized ANN (no firing rate)
-                   **convert_kwargs, # calib_texts/calib_samples/calib_len for calibrating, the rest for `convert`
+                   config:ConversionConfig|None=None, # the conversion settings; T and coding are swept
+                   calib_texts:list|None=None, # calibration strings; default: the config's calibration mix
+                   **settings, # fields of `ConversionConfig` that replace `config`'s, e.g. calib_len=128
                   ) -> pd.DataFrame:
     "Perplexity, ratio to the float model, top-1 agreement and firing rate of the spiking model for each coding and T."
     if mode not in ("snn", "qann"): raise ValueError(f"mode must be 'snn' or 'qann', not {mode!r}")
-    calib = {k: convert_kwargs.pop(k) for k in ("calib_texts", "calib_samples", "calib_len") if k in convert_kwargs}
+    config = (config or ConversionConfig()).replace(**settings)
     if stats is None:
-        stats = calibrate(model, tokenizer, calib.get("calib_texts"), n=calib.get("calib_samples", 16),
-                          length=calib.get("calib_len", 1024), progress=progress)
+        stats = calibrate(model, tokenizer, calib_texts, n=config.calib_samples, length=config.calib_len,
+                          seed=config.calib_seed, mix=config.calib_mix, progress=progress)
     ids = token_ids(tokenizer, text, max_tokens)
     ann_nll, ann_top1 = nll_and_top1(model, ids, context, stride, False)
     ann_ppl, rows = math.exp(ann_nll.double().mean().item()), []
     for coding, T in tqdm([(c, t) for c in codings for t in timesteps], desc="sweep", disable=not progress):
-        snn = convert(model, tokenizer, T, coding, stats=stats, progress=False, **convert_kwargs)
+        snn = convert(model, tokenizer, T, coding, config=config, stats=stats, progress=False)
         if mode == "qann": snn = snn.qann()
         snn.reset_stats()
         nll, top1 = nll_and_top1(snn, ids, context, stride, False)
