@@ -11,7 +11,7 @@ TORCH_PIP_ARGS ?=
 PIP := $(BIN)/python -m pip --disable-pip-version-check -q
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test test-slow bench bench-large readme models
+.PHONY: install demo test test-slow bench bench-domains bench-large readme models
 
 install: $(STAMP)
 
@@ -47,6 +47,12 @@ test-slow: models
 # stac_nb against SpikingJelly's own LLM recipe on SmolLM2-135M: fidelity, speed, memory (about 20 minutes; tables in bench/results/).
 bench: install
 	$(BIN)/python bench/bench.py
+	$(BIN)/python bench/bench_domains.py
+
+# Fidelity off the calibration domain: perplexity per domain (news, code, docs, chat) and the worst, at T=6-16, three
+# calibration seeds, and chat agreement over whole conversations (about 20 minutes; bench/results/domains/).
+bench-domains: install
+	$(BIN)/python bench/bench_domains.py
 
 # The larger model (after `make models`): float, T=8 and T=16 perplexity, times and peak memory (bench/results/large/).
 bench-large: models

@@ -4,7 +4,7 @@
 
 # %% ../nbs/05_chat.ipynb #4356c5ba
 from __future__ import annotations
-import contextlib, copy, re, time
+import contextlib, copy, time
 
 import pandas as pd
 import torch
@@ -13,7 +13,7 @@ from .convert import recording
 
 # %% auto #0
 __all__ = ['PLAIN_TEMPLATE', 'CHECKS', 'TurnCodec', 'max_positions', 'ChatSession', 'left_pad', 'ChatBatch', 'reply_agreement',
-           'validate', 'chat_calibration_texts']
+           'validate', 'repeated_replies', 'recalls', 'conversation_fidelity']
 
 # %% ../nbs/05_chat.ipynb #03558c55
 PLAIN_TEMPLATE = ("{% for m in messages %}{% if m['role'] == 'system' %}{{ m['content'] + '\n\n' }}"
@@ -293,15 +293,35 @@ def validate(model:nn.Module, tokenizer, # a causal LM (float, SpikingLM or qann
     return pd.DataFrame(rows).set_index("check")
 
 # %% ../nbs/05_chat.ipynb #825b4bbf
-def chat_calibration_texts(tokenizer, n:int=16, # number of chunks
-                           length:int=1024, # minimum tokens per chunk
-                           seed:int=0, system:str|None=None) -> list:
-    "Calibration chunks from the calibration pool, each rendered as a conversation with the tokenizer's chat template."
-    from stac_nb.data import calibration_texts
-    texts = []
-    for chunk in calibration_texts(n, length, tokenizer, seed):
-        sentences = [x for x in re.split(r"(?<=[.!?])\s+", chunk) if x.strip()]
-        parts = [" ".join(sentences[i:i + 3]) for i in range(0, len(sentences), 3)]  # three sentences a turn
-        turns = [{"role": ("user", "assistant")[i % 2], "content": x} for i, x in enumerate(parts)]
-        texts.append(_render(tokenizer, ([{"role": "system", "content": system}] if system else []) + turns))
-    return texts
+def repeated_replies(replies:list, # one conversation's replies, in order
+                    ) -> list:
+    "For each reply, whether it repeats an earlier reply of the same conversation (ignoring surrounding spaces)."
+    seen, out = set(), []
+    for r in replies:
+        out.append(r.strip() in seen)
+        seen.add(r.strip())
+    return out
+
+def recalls(reply:str, # a reply
+            facts:list, # groups of alternatives, e.g. [["four", "4"], ["May"]]
+           ) -> bool:
+    "Whether `reply` contains one alternative of every group (case-insensitive)."
+    return all(any(a.lower() in reply.lower() for a in group) for group in facts)
+
+# %% ../nbs/05_chat.ipynb #cb2a04e1
+def conversation_fidelity(ann:nn.Module, snn:nn.Module, tokenizer, # the float model, the model to score, their tokenizer
+                          convs:list, # conversations: lists of {"user": ..., optional "recall": [[...], ...]}
+                          max_new_tokens:int=48, # reply length
+                         ) -> pd.DataFrame:
+    "One row per conversation: teacher-forced agreement, repeats and recall of `snn` beside the float model `ann`."
+    rows = []
+    for i, conv in enumerate(convs):
+        a, s = ChatSession(ann, tokenizer), ChatSession(snn, tokenizer)
+        replies = [(a.say(x["user"], max_new_tokens=max_new_tokens), s.say(x["user"], max_new_tokens=max_new_tokens)) for x in conv]
+        rep_a, rep_s = repeated_replies([r[0] for r in replies]), repeated_replies([r[1] for r in replies])
+        asked = [(recalls(ra, x["recall"]), recalls(rs, x["recall"])) for x, (ra, rs) in zip(conv, replies) if "recall" in x]
+        rows.append(dict(conversation=i, turns=len(conv), agreement=reply_agreement(a, snn),
+                         new_repeats=sum(b and not c for b, c in zip(rep_s, rep_a)),
+                         recalled_ann=sum(x for x, _ in asked), recall_missed=sum(x and not y for x, y in asked),
+                         last_reply_ann=replies[-1][0], last_reply_snn=replies[-1][1]))
+    return pd.DataFrame(rows).set_index("conversation")

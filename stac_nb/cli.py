@@ -14,7 +14,7 @@ from .models import DEFAULT_MODEL, load_model
 from .data import DOMAINS, file_calibration_texts, load_text, read_text_file
 from .neurons import check_coding
 from .config import ConversionConfig, parse_pairs, timesteps_label
-from .convert import SpikingModelError, convert, load_spiking, resolve_device
+from .convert import SpikingModelError, convert, load_spiking, resolve_device, spiking_label
 from .chat import ChatSession, reply_agreement, validate, CHECKS
 from .evaluate import agreement, mean_firing_rate, perplexity, timestep_sweep
 from .energy import energy_report
@@ -120,7 +120,7 @@ def convert_command(model_name:str=DEFAULT_MODEL, calib_text=None, device:str="a
     snn.save_pretrained(output_dir, tokenizer=tok, overwrite=overwrite)
     calib = snn.spiking["calibration"]
     rows = [("model", model_name),
-            ("spiking", f"{config.coding}, {timesteps_label(config)}, {config.engine} engine, sites: {', '.join(snn.spiking['sites'])}"),
+            ("spiking", f"{config.coding}, {spiking_label(snn)}, {config.engine} engine, sites: {', '.join(snn.spiking['sites'])}"),
             ("calibration", f"{'simplified (per-tensor scales), ' if config.simplified else ''}{calib['texts']} chunks, "
                             f"{calib['tokens']} tokens, from {', '.join(map(str, files)) if files else 'the built-in mix'}"),
             ("perplexity", f"ANN {ppl_ann:.2f} | SNN {ppl_snn:.2f} ({ppl_snn / ppl_ann:.3f} x), first {eval_tokens} tokens of the Lee text"),
@@ -242,7 +242,7 @@ def eval_command(model_dir=None, model_name=None, timesteps=None, coding:str="fe
     energy = energy_report(snn).total_pJ.tolist() if "p" in snn.spiking["sites"] else [None] * 3
     agree = agreement(ann, snn, tok, body, **{**window, "progress": False})
     result = dict(model=name, timesteps=snn.spiking["timesteps"], coding=snn.spiking["coding"], config=config.to_dict(),
-                  label=timesteps_label(config), ppl=ppl, agreement=agree,
+                  label=spiking_label(snn), ppl=ppl, agreement=agree,
                   firing_rate=rate, energy_pj_per_token=dict(zip(("ann", "qann", "snn"), energy)), tests={})
     print(f"model {name}: {result['coding']}, {result['label']}, sites {', '.join(snn.spiking['sites'])}; "
           f"text {text!r}, {agree['tokens']} tokens scored")

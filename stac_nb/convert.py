@@ -19,14 +19,14 @@ import stac_nb
 from .families import FAMILIES
 from .calibrate import (CalibrationStats, Site, attach_sites, calibrate, model_family, native_shape, shared_copy,
                               site_scale)
-from .config import ConversionConfig, site_levels
+from .config import ConversionConfig, site_levels, timesteps_label
 from .kernels import READOUT_SUMS, spike_readout, time_sum
 from .neurons import NeuronLayer, check_coding, max_level, quantize_levels
 
 # %% auto #0
 __all__ = ['ENGINES', 'TELEMETRY', 'SITE_KINDS', 'FORMAT_VERSION', 'SpikingSite', 'resolve_sites', 'SpikingLM', 'spiking_class',
-           'resolve_device', 'resolve_site_settings', 'convert', 'SpikingModelError', 'save_spiking', 'load_spiking',
-           'recording', 'levels_differ']
+           'resolve_device', 'resolve_site_settings', 'convert', 'spiking_label', 'SpikingModelError', 'save_spiking',
+           'load_spiking', 'recording', 'levels_differ']
 
 # %% ../nbs/04_convert.ipynb #453213ce
 ENGINES = ("fused", "exact", "stepped")
@@ -269,6 +269,13 @@ def convert(model:nn.Module, # a causal LM of a supported family (never modified
                                         source="given texts" if calib_texts is not None else "calibration mix"),
                        convert_seconds=round(time.perf_counter() - start, 3))
     return snn
+
+# %% ../nbs/04_convert.ipynb #51b65ea5
+def spiking_label(snn:SpikingLM) -> str:
+    "What runs, in words: `T = 8, +4 at down sites: mean 8.50, max 12 steps per site`."
+    steps = [s.neurons.T for s in snn.spiking_sites]
+    label = timesteps_label(ConversionConfig(**snn.spiking["config"]))
+    return label if min(steps) == max(steps) else f"{label}: mean {sum(steps) / len(steps):.2f}, max {max(steps)} steps per site"
 
 # %% ../nbs/04_convert.ipynb #d22edad0
 class SpikingModelError(ValueError):
