@@ -74,7 +74,8 @@ def main(split:str, quick:bool):
                     spikes += st.spikes_per_token.sum() / len(DOMAINS)
                     row[f"clip {d}"] = (st.clip_rate * st.neurons).sum() / st.neurons.sum()
                 row.update(worst=max(row[d] for d in DOMAINS), worst_domain=max(DOMAINS, key=lambda d: row[d]),
-                           spikes_per_token=spikes, mean_T=(st["T"] * st.neurons).sum() / st.neurons.sum())
+                           spikes_per_token=spikes, mean_T_per_site=st["T"].mean(),
+                           mean_T_per_neuron=(st["T"] * st.neurons).sum() / st.neurons.sum())
                 rows.append(row)
                 log(label, seed, T, {k: round(v, 4) if isinstance(v, float) else v for k, v in row.items() if k in (*DOMAINS, "worst", "worst_domain")})
     df = pd.DataFrame(rows)
@@ -92,7 +93,7 @@ def main(split:str, quick:bool):
 def report(df, chats, split, quick, ann_ppl, tokens, sources, start):
     "Print and save the per-domain table (worst domain at each T), the seed spread and the chat rows."
     from stac_nb.data import DOMAINS
-    cols = ["setting", "T", "label", *DOMAINS, "worst", "worst_domain", "spikes_per_token", "mean_T"]
+    cols = ["setting", "T", "label", *DOMAINS, "worst", "worst_domain", "spikes_per_token", "mean_T_per_site", "mean_T_per_neuron"]
     seed0 = df[df.seed == 0][cols]
     spread = (df[df.setting == "defaults"].groupby("T").worst.agg(["min", "mean", "max"])
               .rename(columns=lambda c: f"worst {c} over seeds {SEEDS}").reset_index())

@@ -61,7 +61,7 @@ class RecipeLM(nn.Module):
 def recipe_convert(model:nn.Module, # a Llama causal LM without biases (e.g. SmolLM2)
                    tokenizer, # its tokenizer
                    timesteps:int=8, # T, the recipe's `time_steps`; its resolution `calibration_levels` is set to T too
-                   calib_texts:list|None=None, # calibration strings; default: chunks of the calibration pool, as `convert`
+                   calib_texts:list|None=None, # calibration strings; default: chunks of the calibration mix, as `convert`
                    calib_samples:int=16, calib_len:int=1024, seed:int=0,
                   ) -> RecipeLM:
     "SpikingJelly's own conversion of `model` (`Qwen2SNNRecipe`), calibrated on the same text as `convert`."

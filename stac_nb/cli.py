@@ -166,7 +166,7 @@ def chat_command(model_dir=None, model_name=None, timesteps=None, turns=None, ma
     if max_new_tokens < 1: raise ValueError(f"--max_new_tokens must be at least 1, not {max_new_tokens}")
     snn, tok, name = spiking_from_args(model_dir, model_name, device, progress, timesteps=timesteps, coding=coding)
     snn_chat = ChatSession(snn, tok, system=system)
-    ann_chat = ChatSession(load_model(name)[0].to(snn.device), tok, system=system) if compare_ann else None
+    ann_chat = ChatSession(snn.float_model(), tok, system=system) if compare_ann else None  # shares the weights
     label = f"snn ({snn.spiking['coding']}, {timesteps_label(ConversionConfig(**snn.spiking['config']))})"
     log = []
     def exchange(text):
@@ -233,7 +233,7 @@ def eval_command(model_dir=None, model_name=None, timesteps=None, coding:str="fe
     snn, tok, name = spiking_from_args(model_dir, model_name, device, progress, timesteps=timesteps, coding=coding)
     config = ConversionConfig(**snn.spiking["config"])
     if text in DOMAINS: body = load_text(text, tok)  # the chat domain in the model's own chat template
-    ann = load_model(name)[0].to(snn.device)
+    ann = snn.float_model()  # the model that was converted, sharing the spiking model's weights
     window = dict(context=min(1024, eval_tokens), stride=min(512, eval_tokens), max_tokens=eval_tokens, progress=progress)
     snn.reset_stats()
     ppl = {"ann": perplexity(ann, tok, body, **window), "qann": perplexity(snn.qann(), tok, body, **window),
@@ -255,7 +255,8 @@ def eval_command(model_dir=None, model_name=None, timesteps=None, coding:str="fe
     if timesteps_sweep:
         files = snn.spiking["calibration"].get("files")
         texts = file_calibration_texts(files, tok, config.calib_len, config.calib_samples) if files else None
-        df = timestep_sweep(ann, tok, body, timesteps_sweep, (result["coding"],), config=config, calib_texts=texts, **window)
+        source = load_model(name)[0].to(snn.device)  # a sweep converts again, from the model as loaded
+        df = timestep_sweep(source, tok, body, timesteps_sweep, (result["coding"],), config=config, calib_texts=texts, **window)
         result["sweep"] = df.to_dict(orient="records")
         print(df.to_string(index=False))
     if tests:

@@ -33,7 +33,7 @@ ENGINES = ("fused", "exact", "stepped")
 TELEMETRY = (*READOUT_SUMS, "sops")  # the running float64 sums in `SpikingSite.telemetry`
 
 class SpikingSite(Site):
-    "A quantizer site with a layer of spiking neurons: spikes drive what the site feeds; `qann` mode rounds instead."
+    "A quantizer site with a layer of spiking neurons: spikes drive what it feeds; `qann` mode rounds, `float` mode passes."
     fusable = False  # its spikes (or, in `qann` mode, its levels) must drive the attention products themselves
     def __init__(self, name, kind, channels, rope=0, coding:str="fewspike", T:int=8, engine:str="fused", mode:str="snn"):
         super().__init__(name, kind, channels, rope)
@@ -55,6 +55,7 @@ class SpikingSite(Site):
 
     def _code(self, x):
         "`(spikes or None, levels, value)` of `x`; in `snn` mode the readout decodes the spikes and adds them to the telemetry."
+        if self.mode == "float": return None, None, x  # the float model: the site hands its input on
         scale = native_shape(self.kind, self.scale)
         u = x / scale
         if self.mode == "qann":
@@ -70,7 +71,7 @@ class SpikingSite(Site):
         return spikes, levels, value
 
     @property
-    def level_scale(self): return native_shape(self.kind, self.scale)
+    def level_scale(self): return None if self.mode == "float" else native_shape(self.kind, self.scale)
 
     def counters(self) -> dict:
         "The running sums since the last `reset_stats`, as Python numbers."
@@ -164,6 +165,13 @@ class SpikingLM(PreTrainedModel, GenerationMixin):
         for s in q.spiking_sites: s.mode = "qann"
         q.spiking = {**self.spiking, "mode": "qann"}
         return q
+
+    def float_model(self) -> "SpikingLM":
+        "The float model it was converted from, sharing its weights (no second copy): every site hands its input on."
+        f = shared_copy(self)
+        for s in f.spiking_sites: s.mode = "float"
+        f.spiking = {**self.spiking, "mode": "float"}
+        return f
 
     def stepped(self, neuron=None, # None: the model's own neurons; else a maker of a SpikingJelly neuron (`NeuronPair`)
                ) -> "SpikingLM":
