@@ -8,6 +8,7 @@ import hashlib, importlib.util, json, os, shutil, socket, tempfile
 from pathlib import Path
 
 import torch
+from filelock import FileLock
 from tokenizers import Tokenizer, decoders, models as tok_models, pre_tokenizers, trainers
 import transformers
 from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedTokenizerFast
@@ -85,19 +86,21 @@ def cached_model(key:str, # name of the cache entry (a directory under `root`)
                 ) -> tuple:
     "`(model, tokenizer)` for `key` from the cache, building and caching it atomically on a miss."
     final = Path(root or cache_dir())/key
-    if not (final/CACHE_MARKER).exists():
-        model, tok = build()
-        final.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{key}.partial-", dir=final.parent))
-        try:
-            model.save_pretrained(tmp, safe_serialization=True)
-            tok.save_pretrained(tmp)
-            (tmp/CACHE_MARKER).write_text(json.dumps({"key": key, "source": source}))
-            if final.exists(): shutil.rmtree(final)  # an incomplete entry from an older interrupted write
-            os.replace(tmp, final)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
+    if (final/CACHE_MARKER).exists(): return _load_dir(final, dtype)
+    (final.parent/".locks").mkdir(parents=True, exist_ok=True)
+    with FileLock(final.parent/".locks"/f"{key}.lock"):  # one process builds; the others wait, then read its entry
+        if not (final/CACHE_MARKER).exists():
+            model, tok = build()
+            tmp = Path(tempfile.mkdtemp(prefix=f".{key}.partial-", dir=final.parent))
+            try:
+                model.save_pretrained(tmp, safe_serialization=True)
+                tok.save_pretrained(tmp)
+                (tmp/CACHE_MARKER).write_text(json.dumps({"key": key, "source": source}))
+                if final.exists(): shutil.rmtree(final)  # an incomplete entry from an older interrupted write
+                os.replace(tmp, final)
+            except BaseException:
+                shutil.rmtree(tmp, ignore_errors=True)
+                raise
     return _load_dir(final, dtype)
 
 # %% ../nbs/00_models.ipynb #79f40191
