@@ -10,24 +10,18 @@ import pandas as pd
 import torch
 from torch import nn
 from .convert import recording
+from .data import render_chat
 
 # %% auto #0
-__all__ = ['PLAIN_TEMPLATE', 'CHECKS', 'TurnCodec', 'max_positions', 'ChatSession', 'left_pad', 'ChatBatch', 'reply_agreement',
-           'validate', 'repeated_replies', 'recalls', 'conversation_fidelity']
+__all__ = ['CHECKS', 'TurnCodec', 'max_positions', 'ChatSession', 'left_pad', 'ChatBatch', 'reply_agreement', 'validate',
+           'repeated_replies', 'recalls', 'conversation_fidelity']
 
 # %% ../nbs/05_chat.ipynb #03558c55
-PLAIN_TEMPLATE = ("{% for m in messages %}{% if m['role'] == 'system' %}{{ m['content'] + '\n\n' }}"
-                  "{% else %}{{ m['role'].capitalize() + ': ' + m['content'] + '\n' }}{% endif %}{% endfor %}"
-                  "{% if add_generation_prompt %}{{ 'Assistant:' }}{% endif %}")
 _ANCHOR = {"role": "system", "content": "x"}  # a first message, so that later turns render without default prompts
-
-def _render(tok, messages, generation_prompt=False) -> str:
-    return tok.apply_chat_template(messages, tokenize=False, add_generation_prompt=generation_prompt,
-                                   chat_template=None if tok.chat_template else PLAIN_TEMPLATE)
 
 def _delta(tok, before:list, after:list, generation_prompt=False) -> str:
     "The text that rendering `after` adds to rendering `before` (a prefix of it)."
-    a, b = _render(tok, before), _render(tok, after, generation_prompt)
+    a, b = render_chat(before, tok), render_chat(after, tok, generation_prompt)
     if not b.startswith(a): raise ValueError("this chat template does not render conversations prefix by prefix")
     return b[len(a):]
 
@@ -43,7 +37,7 @@ class TurnCodec:
     def prefix(self, system:str|None) -> list:
         "Ids of what precedes the first user turn: the system prompt, or the template's default one (possibly none)."
         messages = ([{"role": "system", "content": system}] if system else []) + [{"role": "user", "content": "\0"}]
-        return self.ids(_render(self.tok, messages, True).split(self.user_head + "\0")[0])
+        return self.ids(render_chat(messages, self.tok, True).split(self.user_head + "\0")[0])
 
     def user(self, text:str, max_len:int|None=None) -> list:
         "Ids of a later user turn, ready for the reply; its content is cut from the front to fit `max_len` ids."

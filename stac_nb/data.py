@@ -6,11 +6,12 @@
 from __future__ import annotations
 import hashlib, importlib.resources, importlib.util, json, re, sysconfig
 from pathlib import Path
+import jinja2
 import numpy as np
 
 # %% auto #0
-__all__ = ['EVAL_LINES', 'CALIB_LINES', 'VALID_LINES', 'DOMAINS', 'SPLITS', 'STDLIB_CODE', 'CALIBRATION_MIX', 'lee_path',
-           'read_text_file', 'check_split', 'conversations', 'render_chat', 'domain_pieces', 'domain_text',
+__all__ = ['EVAL_LINES', 'CALIB_LINES', 'VALID_LINES', 'DOMAINS', 'SPLITS', 'STDLIB_CODE', 'PLAIN_TEMPLATE', 'CALIBRATION_MIX',
+           'lee_path', 'read_text_file', 'check_split', 'conversations', 'render_chat', 'domain_pieces', 'domain_text',
            'domain_sources', 'load_text', 'mix_counts', 'calibration_texts', 'file_calibration_texts']
 
 # %% ../nbs/01_data.ipynb #524ee863
@@ -58,14 +59,18 @@ def conversations(split:str="evaluation", # one of `SPLITS`
     check_split(split)
     return json.loads((importlib.resources.files("stac_nb")/"conversations.json").read_text())[split]
 
+PLAIN_TEMPLATE = ("{% for m in messages %}{% if m['role'] == 'system' %}{{ m['content'] + '\n\n' }}"
+                  "{% else %}{{ m['role'].capitalize() + ': ' + m['content'] + '\n' }}{% endif %}{% endfor %}"
+                  "{% if add_generation_prompt %}{{ 'Assistant:' }}{% endif %}")  # for tokenizers without a chat template
+
 def render_chat(messages:list, # `{'role', 'content'}` dicts
-                tokenizer=None, # renders with its chat template when it has one
+                tokenizer=None, # renders with its chat template, or `PLAIN_TEMPLATE` when it has none
                 add_generation_prompt:bool=False) -> str:
-    "A conversation as text: the tokenizer's chat template, or plain 'User:'/'Assistant:' lines without one."
-    if tokenizer is not None and getattr(tokenizer, "chat_template", None):
-        return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=add_generation_prompt)
-    text = "\n".join(f"{m['role'].capitalize()}: {m['content']}" for m in messages)
-    return text + ("\nAssistant:" if add_generation_prompt else "")
+    "A conversation as text: the tokenizer's chat template, or plain 'User: ...' lines (`PLAIN_TEMPLATE`)."
+    if tokenizer is None:
+        return jinja2.Template(PLAIN_TEMPLATE).render(messages=messages, add_generation_prompt=add_generation_prompt)
+    return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=add_generation_prompt,
+                                         chat_template=None if tokenizer.chat_template else PLAIN_TEMPLATE)
 
 # %% ../nbs/01_data.ipynb #1fd02564
 def _messages(conversation): return [m for x in conversation for m in ({"role": "user", "content": x["user"]},
