@@ -1,9 +1,14 @@
 """`make bench-large`: stac_nb on Qwen2.5-Coder-1.5B-Instruct (Qwen2, 1.78B parameters), offline after `make models`.
 
-Perplexity of the float model, its quantized ANNs at few-spike T=8 and T=16 (the package defaults: the calibration
-mix, 4 extra high-order steps at the down sites), and the spiking model itself at T=8 (which must equal its QANN),
-on the first tokens of the Lee evaluation text, with load, calibration and conversion times and the peak resident
-memory. One run, this machine. The table and the run record go to `bench/results/large/`.
+Three tables, one run, this machine; tables and the run record go to `bench/results/large/`:
+
+1. perplexity of the float model, its quantized ANNs at few-spike T=8 and T=16 (the package defaults: the calibration
+   mix, 4 extra high-order steps at the down sites) and the spiking model itself at T=8 (which must equal its QANN), on
+   the first tokens of the Lee evaluation text, with load, calibration and conversion times and the peak resident memory;
+2. SpikingJelly's own `Qwen2SNNRecipe` at T=8/16/32 beside ours, on a shorter slice (the recipe runs every call over
+   T steps of its whole network: minutes per call at this size), calibrated on the same chunks;
+3. a coding chat: the float model answers three coding conversations of three turns; each converted model is scored by
+   teacher-forced agreement with its replies, and the T=8 spiking model writes its own reply to each first turn.
 
     python bench/bench_large.py                    # 1,024 tokens, 8 calibration chunks of 1,024 tokens
     python bench/bench_large.py --calib-samples 2  # shorter
@@ -18,51 +23,106 @@ import torch
 from bench import markdown, peak_rss_gb, write_atomic, SEED
 
 HERE = Path(__file__).resolve().parent
+# Written for this bench, never tuned on: what a user of a coding model asks.
+CODING = [["Write a Python function that checks whether a string is a palindrome.",
+           "Now make it ignore case, spaces and punctuation.",
+           "Add a docstring with two doctest examples."],
+          ["What does the `yield` keyword do in Python? Show a short example.",
+           "Write a generator that yields the Fibonacci numbers below n.",
+           "How do I take only the first five of them?"],
+          ["Explain the difference between a list and a tuple in Python in two sentences.",
+           "Write a function that merges two sorted lists into one sorted list.",
+           "What is its time complexity?"]]
 
-def main(calib_samples:int, calib_len:int, tokens:int):
+def measure(model, ids, tokens):
+    "Mean NLL, top-1 predictions and seconds of `model` on `ids` (one window of `tokens`)."
+    from stac_nb.evaluate import nll_and_top1
+    begin = time.perf_counter()
+    with torch.no_grad(): nll, top1 = nll_and_top1(model, ids, context=tokens, stride=tokens // 2, progress=False)
+    return math.exp(nll.double().mean()), top1, time.perf_counter() - begin
+
+def row(label, model, ids, tokens, ann):
+    "A table row of `model` beside the float model's `(ppl, top1)` on the same ids."
+    ppl, top1, s = measure(model, ids, tokens)
+    return dict(model=label, ppl=ppl, ratio=ppl / ann[0], top1=(top1 == ann[1]).double().mean().item(), seconds=round(s, 1))
+
+def float_sessions(ann, tok, max_new_tokens:int) -> list:
+    "The float model's three coding conversations (`CODING`), greedy, as chat sessions."
+    from stac_nb.chat import ChatSession
+    sessions = [ChatSession(ann, tok) for _ in CODING]
+    for session, conv in zip(sessions, CODING):
+        for text in conv: session.say(text, max_new_tokens=max_new_tokens)
+    return sessions
+
+def agreement(sessions:list, model) -> list:
+    "Teacher-forced agreement of `model` with each float session's replies."
+    from stac_nb.chat import reply_agreement
+    return [round(reply_agreement(s, model), 4) for s in sessions]
+
+def main(model:str, out:Path, calib_samples:int, calib_len:int, tokens:int, recipe_tokens:int, chat_tokens:int):
+    from stac_nb.baseline import recipe_convert
     from stac_nb.calibrate import calibrate
     from stac_nb.convert import convert
-    from stac_nb.data import load_text
-    from stac_nb.evaluate import nll_and_top1, token_ids
-    from stac_nb.models import QWEN_CODER, load_model
+    from stac_nb.data import calibration_texts, load_text
+    from stac_nb.evaluate import token_ids
+    from stac_nb.models import load_model
     torch.manual_seed(SEED)
     torch.set_num_threads(2)
-    record, start = dict(model=QWEN_CODER, calib_samples=calib_samples, calib_len=calib_len, tokens=tokens, seed=SEED,
+    record, start = dict(model=model, calib_samples=calib_samples, calib_len=calib_len, tokens=tokens,
+                         recipe_tokens=recipe_tokens, seed=SEED,
                          versions={p: version(p) for p in ("torch", "transformers", "spikingjelly", "stac_nb")}), time.perf_counter()
-    ann, tok = load_model(QWEN_CODER)
+    ann, tok = load_model(model)
     record["load_s"] = round(time.perf_counter() - start, 1)
-    ids = token_ids(tok, load_text(), tokens)
-    def measure(model):
-        begin = time.perf_counter()
-        with torch.no_grad(): nll, top1 = nll_and_top1(model, ids, context=tokens, stride=tokens // 2, progress=False)
-        return nll, top1, time.perf_counter() - begin
-    ann_nll, ann_top1, ann_s = measure(ann)
-    ann_ppl = math.exp(ann_nll.double().mean())
+    text = load_text()
+    ids, short = token_ids(tok, text, tokens), token_ids(tok, text, recipe_tokens)
+    ref, ref_short = measure(ann, ids, tokens), measure(ann, short, recipe_tokens)
     begin = time.perf_counter()
-    stats = calibrate(ann, tok, n=calib_samples, length=calib_len, progress=False)
+    calib = calibration_texts(calib_samples, calib_len, tok, SEED)
+    stats = calibrate(ann, tok, n=calib_samples, length=calib_len, progress=False, texts=calib)
     record["calibrate_s"] = round(time.perf_counter() - begin, 1)
-    rows = [dict(model="ANN (float32)", ppl=ann_ppl, ratio=1.0, top1=1.0, seconds=round(ann_s, 1))]
-    for label, kw in (("fewspike T=8 (defaults)", dict(timesteps=8)), ("fewspike T=16 (defaults)", dict(timesteps=16))):
+    rows = [dict(model="ANN (float32)", ppl=ref[0], ratio=1.0, top1=1.0, seconds=round(ref[2], 1))]
+    short_rows = [dict(model="ANN (float32)", ppl=ref_short[0], ratio=1.0, top1=1.0, seconds=round(ref_short[2], 1))]
+    snns = {}
+    for T in (8, 16):
         begin = time.perf_counter()
-        snn = convert(ann, tok, stats=stats, **kw)
-        record[f"convert_s {label}"] = round(time.perf_counter() - begin, 1)
-        for kind, model in (("QANN", snn.qann()), *((("SNN", snn),) if kw["timesteps"] == 8 else ())):
-            nll, top1, s = measure(model)
-            ppl = math.exp(nll.double().mean())
-            rows.append(dict(model=f"{kind} {label}", ppl=ppl, ratio=ppl / ann_ppl,
-                             top1=(top1 == ann_top1).double().mean().item(), seconds=round(s, 1)))
-        del snn
-    record.update(peak_rss_gb=round(peak_rss_gb(), 2), total_s=round(time.perf_counter() - start, 1), rows=rows)
-    table = pd.DataFrame(rows)
-    out = HERE/"results"/"large"
+        snns[T] = convert(ann, tok, stats=stats, timesteps=T)
+        record[f"convert_s T={T}"] = round(time.perf_counter() - begin, 1)
+        rows.append(row(f"QANN fewspike T={T} (defaults)", snns[T].qann(), ids, tokens, ref))
+        if T == 8: rows.append(row(f"SNN fewspike T={T} (defaults)", snns[T], ids, tokens, ref))
+        short_rows.append(row(f"stac_nb QANN fewspike T={T} (defaults)", snns[T].qann(), short, recipe_tokens, ref_short))
+    from stac_nb.chat import ChatSession
+    sessions = float_sessions(ann, tok, chat_tokens)
+    chat = pd.DataFrame(dict(conversation=range(len(CODING)), reply_tokens=[sum(len(e["reply"]) for e in s._exchanges) for s in sessions],
+                             **{f"SNN T={T}": agreement(sessions, snns[T]) for T in snns}))
+    replies = [dict(user=conv[0], ann=tok.decode(s._exchanges[0]["reply"], skip_special_tokens=True),
+                    snn_t8=ChatSession(snns[8], tok).say(conv[0], max_new_tokens=chat_tokens)) for s, conv in zip(sessions, CODING)]
+    record["peak_rss_gb_before_recipe"] = round(peak_rss_gb(), 2)
+    del snns
+    for T in (8, 16, 32):  # the recipe copies the weights: one conversion at a time
+        begin = time.perf_counter()
+        recipe = recipe_convert(ann, tok, T, calib_texts=calib, calib_len=calib_len)
+        record[f"recipe_convert_s T={T}"] = round(time.perf_counter() - begin, 1)
+        short_rows.append(row(f"SpikingJelly Qwen2SNNRecipe T={T}", recipe, short, recipe_tokens, ref_short))
+        if T == 8: chat["recipe T=8"] = agreement(sessions, recipe)
+        del recipe
+    record.update(peak_rss_gb=round(peak_rss_gb(), 2), total_s=round(time.perf_counter() - start, 1),
+                  rows=rows, recipe_rows=short_rows, chat=chat.to_dict("records"), replies=replies)
+    tables = [("Perplexity, first %d evaluation tokens" % tokens, pd.DataFrame(rows)),
+              ("Beside SpikingJelly's recipe, first %d tokens" % recipe_tokens, pd.DataFrame(short_rows)),
+              ("Coding chat: teacher-forced agreement with the float model's replies", chat)]
+    report = "\n\n".join(f"### {title}\n\n{markdown(t)}" for title, t in tables)
     write_atomic(out/"record.json", json.dumps(record, indent=1))
-    write_atomic(out/"table.md", markdown(table) + "\n")
-    print(markdown(table)); print({k: v for k, v in record.items() if k != "rows"})
+    write_atomic(out/"table.md", report + "\n")
+    print(report); print({k: v for k, v in record.items() if k not in ("rows", "recipe_rows", "chat", "replies")})
 
 if __name__ == "__main__":
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--model", default="qwen2.5-coder-1.5b-instruct", help="a Qwen2 or bias-free Llama model")
+    ap.add_argument("--out", type=Path, default=HERE/"results"/"large")
     ap.add_argument("--calib-samples", type=int, default=8)
     ap.add_argument("--calib-len", type=int, default=1024)
     ap.add_argument("--tokens", type=int, default=1024)
+    ap.add_argument("--recipe-tokens", type=int, default=256)
+    ap.add_argument("--chat-tokens", type=int, default=64, help="reply length in the coding chat")
     a = ap.parse_args()
-    main(a.calib_samples, a.calib_len, a.tokens)
+    main(a.model, a.out, a.calib_samples, a.calib_len, a.tokens, a.recipe_tokens, a.chat_tokens)

@@ -14,6 +14,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_model as load_safetensors, save_model as save_safetensors
 from torch import nn
 from transformers import AutoConfig, AutoModelForCausalLM, GenerationMixin, PreTrainedModel
+from transformers.initialization import no_init_weights
 
 import stac_nb
 from .families import FAMILIES
@@ -334,7 +335,8 @@ def load_spiking(path, # a directory written by `SpikingLM.save_pretrained`
         raise SpikingModelError(f"{str(path/'spiking.json')!r} does not match the settings saved with the weights (edited?): {hint}")
     config = AutoConfig.from_pretrained(path)
     dtype = getattr(torch, spec["source"]["dtype"])
-    model = AutoModelForCausalLM.from_config(config, dtype=dtype)
+    with no_init_weights(): model = AutoModelForCausalLM.from_config(config, dtype=dtype)  # no random fill: all is read below
+    model.tie_weights()  # no_init_weights skips tying too
     _attach_spiking(model, spec["sites"], spec["coding"], spec["timesteps"], spec["engine"], spec.get("site_settings"))
     try: load_safetensors(model, str(path/"model.safetensors"), strict=True)
     except (SafetensorError, RuntimeError, OSError) as e:
