@@ -2,7 +2,8 @@
 
 Perplexity ratio (spiking model / float model) on each built-in domain (`nbs/01_data.ipynb`: Lee news, Python
 standard-library code, Python reference documentation, written conversations in the chat template) and the worst
-domain, at few-spike T = 6, 8, 12, 16, for the package defaults over three calibration seeds, and for two references:
+domain, at few-spike T = 6, 8, 12, 16, for the package defaults over three calibration seeds (at T = 6 their floors
+give the attention weights and the down inputs 8 steps; uniform T = 6 and 7 are shown beside them), and for two references:
 the older defaults (news-only calibration, no extra steps) and the recipe-style scale rule (each channel's maximum,
 no headroom, q/k scales per dimension, news-only calibration). Fidelity rows evaluate each conversion's quantized ANN,
 which the spiking model equals exactly (`nbs/04_convert.ipynb`); spikes per token come from the spiking model itself on
@@ -26,11 +27,14 @@ from bench import markdown, write_atomic
 HERE = Path(__file__).resolve().parent
 TIMESTEPS = (6, 8, 12, 16)
 SEEDS = (0, 1, 2)
-SETTINGS = {  # label: (ConversionConfig fields, calibration seeds)
-    "defaults": (dict(), SEEDS),
-    "older defaults (news calibration, no extra steps)": (dict(calib_mix={"lee": 1}, extra_steps={}), (0,)),
+SETTINGS = {  # label: (ConversionConfig fields, calibration seeds, timesteps)
+    "defaults": (dict(), SEEDS, TIMESTEPS),
+    # the defaults without their floors at T = 6 and 7: the spiking model at about the spikes per token of T = 6's floors
+    "uniform T (defaults without the p/down floors)": (dict(min_site_timesteps={}), (0,), (6, 7)),
+    "older defaults (news calibration, no extra steps)":
+        (dict(calib_mix={"lee": 1}, extra_steps={}, min_site_timesteps={}), (0,), TIMESTEPS),
     "recipe-style scales (max x1, q/k per dimension, news calibration)":
-        (dict(calib_mix={"lee": 1}, extra_steps={}, headroom=1.0, rope_pairs=False), (0,)),
+        (dict(calib_mix={"lee": 1}, extra_steps={}, min_site_timesteps={}, headroom=1.0, rope_pairs=False), (0,), TIMESTEPS),
 }
 TARGETS = {16: 1.005, 8: 1.03, 6: 1.10}
 
@@ -54,13 +58,13 @@ def main(split:str, quick:bool):
     ann_ppl = {d: math.exp(nll.double().mean()) for d, (nll, _) in ann_out.items()}
     log(DEFAULT_LABEL, {d: len(v) for d, v in ids.items()}, "tokens; ANN perplexity", {d: round(p, 3) for d, p in ann_ppl.items()})
     rows, stats = [], {}
-    for label, (fields, seeds) in SETTINGS.items():
+    for label, (fields, seeds, steps) in SETTINGS.items():
         for seed in seeds:
             config = ConversionConfig(calib_samples=calib_samples, calib_seed=seed, **fields)
             key = (json.dumps(config.calib_mix), seed)
             if key not in stats:
                 stats[key] = calibrate(ann, tok, n=calib_samples, length=1024, seed=seed, mix=config.calib_mix, progress=False)
-            for T in TIMESTEPS:
+            for T in steps:
                 snn = convert(ann, tok, T, config=config, stats=stats[key], progress=False)
                 q, row = snn.qann(), dict(setting=label, seed=seed, T=T, label=timesteps_label(config.replace(timesteps=T)))
                 spikes = 0

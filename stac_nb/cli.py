@@ -57,7 +57,7 @@ def check_output_dir(path, overwrite:bool):
         raise FileExistsError(f"output directory {str(p)!r} exists and is not empty: choose another --output_dir, or pass --overwrite")
 
 # %% ../nbs/09_cli.ipynb #83f3b36e
-PAIR_FLAGS = dict(site_timesteps=int, extra_steps=int, calib_mix=float)  # the dictionary fields, and their values' type
+PAIR_FLAGS = dict(site_timesteps=int, extra_steps=int, min_site_timesteps=int, calib_mix=float)  # the dictionary fields, and their values' type
 
 def config_from_flags(**flags) -> ConversionConfig:
     "A checked `ConversionConfig` from flags named like its fields (dictionaries as `KIND=VALUE` items)."
@@ -140,6 +140,8 @@ def stac_convert(model_name:str=DEFAULT_MODEL, # model to convert: smollm2-135m-
                  site_timesteps:Param("site kinds with their own T, e.g. p=12", str, nargs="*")=None,
                  extra_steps:Param("high-order steps on top of T, e.g. down=4 (none: no extra steps; default: the coding's)",
                                    str, nargs="*")=None,
+                 min_site_timesteps:Param("least steps for sensitive site kinds, e.g. p=8,down=8 (none: uniform T; default: the coding's)",
+                                          str, nargs="*")=None,
                  scale_method:str="max", # max, percentile or mse
                  percentile:float=99.99, # for --scale_method percentile
                  headroom:float=1.5, # multiplies every calibrated range

@@ -12,10 +12,12 @@ from .calibrate import SCALE_METHODS
 from .data import DOMAINS
 
 # %% auto #0
-__all__ = ['DEFAULT_EXTRA_STEPS', 'site_levels', 'ConversionConfig', 'timesteps_label', 'parse_pairs']
+__all__ = ['DEFAULT_EXTRA_STEPS', 'DEFAULT_MIN_SITE_TIMESTEPS', 'site_levels', 'ConversionConfig', 'timesteps_label',
+           'parse_pairs']
 
 # %% ../nbs/03b_config.ipynb #64896e83
 DEFAULT_EXTRA_STEPS = dict(fewspike={"down": 4}, rate={})
+DEFAULT_MIN_SITE_TIMESTEPS = dict(fewspike={"p": 8, "down": 8}, rate={})  # chosen on validation text: see below
 
 def site_levels(coding:str, # "rate" or "fewspike"
                 timesteps:int, # the site's own timesteps, before extra steps
@@ -35,6 +37,7 @@ class ConversionConfig:
     sites:str="all" # "all", or the comma-separated site kinds that spike (others stay float)
     site_timesteps:dict=field(default_factory=dict) # {site kind: T} for kinds with their own timesteps, e.g. {"p": 12}
     extra_steps:dict|None=None # {site kind: k} high-order steps on top, range x 2^k; None: the coding's default
+    min_site_timesteps:dict|None=None # {site kind: T} floors for sensitive kinds; None: the coding's default
     scale_method:str="max" # "max", "percentile" or "mse" (the p sites' scale is fixed at 1/Q)
     percentile:float=99.99 # for scale_method="percentile"
     headroom:float=1.5 # multiplies every calibrated range
@@ -51,6 +54,15 @@ class ConversionConfig:
     def extra(self) -> dict:
         "The extra steps per site kind, the coding's default resolved."
         return dict(DEFAULT_EXTRA_STEPS[self.coding] if self.extra_steps is None else self.extra_steps)
+
+    @property
+    def floors(self) -> dict:
+        "The least steps per site kind, the coding's default resolved."
+        return dict(DEFAULT_MIN_SITE_TIMESTEPS[self.coding] if self.min_site_timesteps is None else self.min_site_timesteps)
+
+    def base_timesteps(self, kind:str) -> int:
+        "The steps of site kind `kind` before extra steps: its own `site_timesteps`, else `T` raised to its floor."
+        return self.site_timesteps.get(kind, max(self.timesteps, self.floors.get(kind, 0)))
 
     def replace(self, **changes) -> "ConversionConfig":
         "A checked copy with some fields changed; a clear error for a name that is not a field."
@@ -73,14 +85,14 @@ def _check(self:ConversionConfig):
     if not self.headroom > 0: raise ValueError(f"headroom must be positive, not {self.headroom}")
     if self.calib_samples < 1 or self.calib_len < 2:
         raise ValueError(f"calib_samples must be >= 1 and calib_len >= 2, not {self.calib_samples} and {self.calib_len}")
-    for name, d in (("site_timesteps", self.site_timesteps), ("extra_steps", self.extra)):
+    for name, d in (("site_timesteps", self.site_timesteps), ("extra_steps", self.extra), ("min_site_timesteps", self.floors)):
         if not isinstance(d, dict) or not all(isinstance(v, int) and not isinstance(v, bool) for v in d.values()):
             raise ValueError(f"{name} must map site kinds to integers, e.g. {{'down': 4}}, not {d!r}")
-    for kind, T in self.site_timesteps.items(): check_coding(self.coding, T)
+    for kind, T in (self.site_timesteps | self.floors).items(): check_coding(self.coding, T)
     for kind, k in self.extra.items():
         if k < 0: raise ValueError(f"extra_steps must be >= 0, not {k} at {kind!r}")
         if kind == "p" and k: raise ValueError("the p sites take no extra steps: their values lie in (0, 1] by construction")
-        site_levels(self.coding, self.site_timesteps.get(kind, self.timesteps), k)
+        site_levels(self.coding, self.base_timesteps(kind), k)
     if self.calib_mix is not None and (set(self.calib_mix) - set(DOMAINS) or not self.calib_mix):
         raise ValueError(f"calib_mix must weigh some of {DOMAINS}, not {self.calib_mix!r}")
 
@@ -88,10 +100,11 @@ ConversionConfig.check = _check
 
 # %% ../nbs/03b_config.ipynb #94f29e2f
 def timesteps_label(config:ConversionConfig) -> str:
-    "`T = 8`, with every site kind that runs other steps named: `T = 8, +4 at down sites, p at 12`."
+    "`T = 8`, with every site kind that runs other steps named: `T = 6, +4 at down sites, p at 8, down at 8`."
     parts = [f"T = {config.timesteps}"]
     parts += [f"+{k} at {kind} sites" for kind, k in config.extra.items() if k]
-    parts += [f"{kind} at {T}" for kind, T in config.site_timesteps.items()]
+    kinds = dict.fromkeys([*config.floors, *config.site_timesteps])
+    parts += [f"{kind} at {config.base_timesteps(kind)}" for kind in kinds if config.base_timesteps(kind) != config.timesteps]
     return ", ".join(parts)
 
 # %% ../nbs/03b_config.ipynb #bece69bb

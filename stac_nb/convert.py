@@ -132,7 +132,7 @@ def resolve_sites(family:str, # a family name (`01a_families`)
     return tuple(n for n in names if n in chosen)
 
 # %% ../nbs/04_convert.ipynb #32755088
-FORMAT_VERSION = 3  # 3: settings saved as a ConversionConfig; 2: the p sites quantize exp(s - row max) at the fixed scale 1/Q
+FORMAT_VERSION = 4  # 4: floors (min_site_timesteps) in the settings; 3: settings saved as a ConversionConfig; 2: the p sites quantize exp(s - row max) at the fixed scale 1/Q
 
 class SpikingLM(PreTrainedModel, GenerationMixin):
     "A causal LM whose weight matrices and attention products are driven by spiking neuron layers (see `convert`)."
@@ -220,12 +220,13 @@ def resolve_site_settings(family:str, chosen:tuple, # the model family and its s
                           config:ConversionConfig,
                          ) -> dict:
     "`{site kind: {timesteps (the neurons' own, extra steps included), extra_steps}}` of every spiking site kind, checked."
-    explicit = dict(config.site_timesteps, **(config.extra_steps or {}))
+    explicit = dict(config.site_timesteps, **(config.extra_steps or {}), **(config.min_site_timesteps or {}))
     unknown = [k for k in explicit if _aliases(family).get(k, k) not in chosen]
-    if unknown: raise ValueError(f"site_timesteps/extra_steps name {unknown}, not among the spiking sites {list(chosen)}")
-    base = {_aliases(family).get(k, k): T for k, T in config.site_timesteps.items()}
-    extra = {_aliases(family).get(k, k): n for k, n in config.extra.items()}
-    return {kind: dict(timesteps=base.get(kind, config.timesteps) + extra.get(kind, 0), extra_steps=extra.get(kind, 0))
+    if unknown: raise ValueError(f"site_timesteps/extra_steps/min_site_timesteps name {unknown}, not among the spiking sites {list(chosen)}")
+    named = lambda d: {_aliases(family).get(k, k): v for k, v in d.items()}  # in this family's site names
+    own = config.replace(site_timesteps=named(config.site_timesteps), extra_steps=named(config.extra),
+                         min_site_timesteps=named(config.floors))
+    return {kind: dict(timesteps=own.base_timesteps(kind) + own.extra.get(kind, 0), extra_steps=own.extra.get(kind, 0))
             for kind in chosen}
 
 def _attach_spiking(model, chosen, coding, T, engine, site_settings=None):
