@@ -18,6 +18,7 @@ from .convert import SpikingModelError, convert, load_spiking, resolve_device, s
 from .chat import ChatSession, reply_agreement, validate, CHECKS
 from .evaluate import agreement, mean_firing_rate, perplexity, timestep_sweep
 from .energy import energy_report
+from .harness import run_tasks, task_manager, tasks_table
 
 # %% auto #0
 __all__ = ['USER_ERRORS', 'PAIR_FLAGS', 'run_command', 'write_json', 'check_output_dir', 'config_from_flags', 'check_device',
@@ -225,13 +226,16 @@ def parse_sweep(sweep:str) -> list:
     return values
 
 def eval_command(model_dir=None, model_name=None, timesteps=None, coding:str="fewspike", text:str="lee", tests=(),
-                 sweep=None, json_path=None, eval_tokens:int=1024, device:str="auto", progress:bool=True) -> int:
+                 sweep=None, json_path=None, eval_tokens:int=1024, device:str="auto", progress:bool=True,
+                 tasks=None, include_path=None, limit=None) -> int:
     "Body of `stac-eval`; returns 1 when a requested check fails."
     body = load_text(text)  # a bad --text fails here, before anything is loaded
     unknown = [t for t in tests if t not in CHECKS]
     if unknown: raise ValueError(f"unknown test(s) {unknown}: choose from {list(CHECKS)}")
     timesteps_sweep = parse_sweep(sweep) if sweep else None
     if eval_tokens < 2: raise ValueError(f"--eval_tokens must be at least 2, not {eval_tokens}")
+    if limit is not None and not limit > 0: raise ValueError(f"--limit must be positive (below 1: a share of each task), not {limit}")
+    if tasks: task_manager(tasks, include_path)  # an unknown task or a missing --include_path fails before any loading
     snn, tok, name = spiking_from_args(model_dir, model_name, device, progress, timesteps=timesteps, coding=coding)
     config = ConversionConfig(**snn.spiking["config"])
     if text in DOMAINS: body = load_text(text, tok)  # the chat domain in the model's own chat template
@@ -254,6 +258,7 @@ def eval_command(model_dir=None, model_name=None, timesteps=None, coding:str="fe
     print(f"firing rate  {rate:.3f}")
     if energy[0] is not None:
         print(f"energy       ANN {energy[0]:.3g} | QANN {energy[1]:.3g} | SNN {energy[2]:.3g} pJ per token (45 nm FP32 constants)")
+    if tasks: result["tasks"] = _eval_tasks(snn, tok, tasks, include_path, limit)
     if timesteps_sweep:
         files = snn.spiking["calibration"].get("files")
         texts = file_calibration_texts(files, tok, config.calib_len, config.calib_samples) if files else None
@@ -267,6 +272,13 @@ def eval_command(model_dir=None, model_name=None, timesteps=None, coding:str="fe
         print(report.to_string())
     if json_path: write_json(json_path, result)
     return 0 if all(result["tests"].values()) else 1
+
+def _eval_tasks(snn, tok, tasks, include_path, limit) -> dict:
+    "lm-evaluation-harness tasks on the float model, the quantized ANN and `snn`; prints their table."
+    limit = int(limit) if limit is not None and limit >= 1 else limit
+    results = run_tasks({"ann": snn.float_model(), "qann": snn.qann(), "snn": snn}, tok, tasks, include_path, limit)
+    print(tasks_table(results).rename(columns=dict(ann="ANN", qann="QANN", snn="SNN")).to_string(index=False))
+    return results
 
 @call_parse
 def stac_eval(model_dir:str=None, # a spiking model saved by stac-convert
@@ -286,10 +298,14 @@ def stac_eval(model_dir:str=None, # a spiking model saved by stac-convert
               json:str=None, # write the results to this JSON file
               eval_tokens:int=1024, # tokens of the text to evaluate on
               device:str="auto", # auto, cpu or cuda
+              tasks:Param("lm-evaluation-harness tasks for the ANN, QANN and SNN, e.g. stac_lee stac_cloze", str, nargs="+")=None,
+              include_path:str=None, # a directory of local lm-eval task YAML files
+              limit:float=None, # documents per task (below 1: a share of them)
              ):
-    "Evaluate a spiking language model: perplexity, agreement, firing rate, energy, validation checks."
+    "Evaluate a spiking language model: perplexity, agreement, firing rate, energy, validation checks, lm-eval tasks."
     flags = dict(position_boundaries=test_position_boundaries, attention_mask=test_attention_mask, multi_turn=test_multi_turn,
                  multi_turn_float64=test_multi_turn_float64,
                  reset=test_reset, overflow=test_overflow, energy=test_energy)
     tests = list(CHECKS) if test_all else [k for k, v in flags.items() if v]
-    return run_command(eval_command, model_dir, model_name, timesteps, coding, text, tests, sweep, json, eval_tokens, device)
+    return run_command(eval_command, model_dir, model_name, timesteps, coding, text, tests, sweep, json, eval_tokens, device,
+                       tasks=tasks, include_path=include_path, limit=limit)
