@@ -9,15 +9,16 @@ import math
 import matplotlib.pyplot as plt
 import pandas as pd
 from matplotlib.patches import Patch
-from spikingjelly.activation_based.op_counter import SimpleEnergyCostConfig
+from spikingjelly.activation_based.op_counter import LemaireEnergyCostConfig, SimpleEnergyCostConfig
 
 from .calibrate import SitedLinear
 from .convert import SpikingLM
 from .families import family_of
 
 # %% auto #0
-__all__ = ['COUNTS', 'PRESETS', 'INT_MULT_PJ', 'ENERGY_PARTS', 'dense_ops_per_token', 'spike_report', 'plot_firing_rates',
-           'energy_constants', 'qann_bits', 'int_mult_pj', 'energy_report', 'plot_energy']
+__all__ = ['COUNTS', 'PRESETS', 'INT_MULT_PJ', 'MEMORY_COSTS', 'WEIGHT_BYTES', 'FIFO_BYTES', 'ENERGY_PARTS',
+           'dense_ops_per_token', 'spike_report', 'plot_firing_rates', 'energy_constants', 'qann_bits', 'int_mult_pj',
+           'access_pj', 'memory_report', 'memory_totals', 'energy_report', 'plot_energy']
 
 # %% ../nbs/07_energy.ipynb #3b2249cf
 def _fed(snn:SpikingLM) -> dict:
@@ -68,7 +69,7 @@ def _site_row(s, st:pd.DataFrame, sh:dict, fed:dict, tokens:float) -> dict:
     if row["spiking"]:
         r = st.loc[s.name]
         activations = r.neurons * r.tokens
-        row.update(T=r["T"], firing_rate=r.firing_rate, spikes_per_token=r.spikes_pos + r.spikes_neg, sops=r.sops, macs=0,
+        row.update(T=float(r["T"]), firing_rate=r.firing_rate, spikes_per_token=r.spikes_pos + r.spikes_neg, sops=r.sops, macs=0,
                    dense_ops=row["dense_ops"] + activations, neuron_updates=activations * r["T"],
                    shifts=outputs * r["T"] if r.coding == "fewspike" else 0, clip_rate=r.clip_rate, quant_rel_err=r.quant_rel_err)
     return row
@@ -136,11 +137,81 @@ def int_mult_pj(bits:int) -> float:
     "Energy of a `bits`-bit integer multiply, geometric interpolation through Horowitz's 8- and 32-bit figures."
     return INT_MULT_PJ[8] * (bits / 8) ** math.log(INT_MULT_PJ[32] / INT_MULT_PJ[8], 4)
 
+# %% ../nbs/07_energy.ipynb #0ca92d0a
+MEMORY_COSTS = LemaireEnergyCostConfig()  # SpikingJelly's Lemaire cost curve: pJ per byte against buffer size
+WEIGHT_BYTES = {"45nm-fp32": 4, "45nm-fp16": 2, "45nm-int8": 1}
+FIFO_BYTES = 4 * 1000  # Lemaire's spike FIFO: 1,000 messages of 32 bits
+
+def access_pj(nbytes:float, # bytes moved
+              capacity:float, # size of the buffer they move in or out of, in bytes
+             ) -> float:
+    "Energy of moving `nbytes` in or out of a buffer of `capacity` bytes, on Lemaire's cost curve (pJ)."
+    return nbytes * MEMORY_COSTS.memory_cost_pj(capacity)
+
+# %% ../nbs/07_energy.ipynb #efedb203
+def _site_traffic(s, r, sh:dict, fed:dict, keys:float, bits:dict, w:int, per_step:bool) -> list:
+    "`(model, part, bytes, buffer bytes)` per token at site `s` (its `spike_report` row `r`) for the ANN, QANN and SNN."
+    H, Hkv, D, rows = sh["heads"], sh["kv_heads"], sh["head_dim"], []
+    add = lambda model, part, n, cap: rows.append((model, part, float(n), float(cap)))
+    level = lambda name: bits.get(name, 32) / 8  # bytes per activation level (float sites: 32-bit)
+    if s.kind in ("k", "v"):  # one new row of the KV cache per token
+        n_in, n_out = Hkv * D, 0
+        for model, nb in (("ANN", 4), ("QANN", level(s.name)), ("SNN", level(s.name))): add(model, "kv_cache", n_in * nb, keys * n_in * nb)
+    else:
+        if s.kind == "linear":
+            n_in, n_out = fed[s.name][0].in_features, sum(m.out_features for m in fed[s.name])
+            part, uses, size, ann_b, q_b = "weights", n_in * n_out, n_in * n_out, w, w
+        else:  # Q K^T reads the cached keys (the k site's levels), P V the cached values (the v site's)
+            n_in, n_out = (H * D, H * keys) if s.kind == "q" else (H * keys, H * (D + 1))
+            part, uses, size, ann_b = "kv_cache", r.ann_macs, keys * Hkv * D, 4
+            q_b = level(s.name[:-1] + ("k" if s.kind == "q" else "v"))
+        add("ANN", part, uses * ann_b, size * ann_b); add("QANN", part, uses * q_b, size * q_b)
+        add("ANN", "activations", 4 * (n_in + n_out), 4 * max(n_in, n_out))
+        add("QANN", "activations", level(s.name) * n_in + 4 * n_out, 4 * max(n_in, n_out))
+    if not r.spiking: return rows + [("SNN", *x[1:]) for x in rows if x[0] == "ANN"]
+    T = r["T"]
+    if s.kind not in ("k", "v"):
+        add("SNN", part, (uses * T if per_step else r.sops) * q_b, size * q_b)
+        add("SNN", "activations", 8 * (n_out * T if per_step else r.sops), 4 * n_out)  # accumulate in place
+    add("SNN", "activations", 8 * r.spikes_per_token, FIFO_BYTES)  # each spike: a FIFO write and a read
+    add("SNN", "membranes", 8 * r.neuron_updates, 4 * n_in)
+    return rows
+
+# %% ../nbs/07_energy.ipynb #bc303833
+def memory_report(snn:SpikingLM, # a converted model, after running it on some text
+                  preset="45nm-fp32", # sets the weights' bytes: 4 (fp32, and custom constants), 2 (fp16), 1 (int8)
+                  weight_reads:str="event", # "event": a weight per synaptic operation; "step": every weight every step
+                 ) -> pd.DataFrame:
+    "Memory traffic per token of the float ANN, the QANN and the SNN: one row per site, model and part, in bytes and pJ."
+    if weight_reads not in ("event", "step"): raise ValueError(f"weight_reads must be 'event' or 'step', not {weight_reads!r}")
+    energy_constants(preset)  # a clear error for an unknown preset
+    w = WEIGHT_BYTES.get(preset, 4) if isinstance(preset, str) else 4
+    rep, fed = spike_report(snn), _fed(snn)
+    sh, coding = _shapes(snn, fed), snn.spiking["coding"]
+    bits = {n: qann_bits(coding, int(r["T"])) for n, r in rep.iloc[:-1].iterrows() if r.spiking}
+    rows = []
+    for s in snn.stac_sites.values():
+        p = s.name.rsplit(".", 1)[0] + ".p"
+        keys = 0 if s.name == "head" else rep.neuron_updates[p] / rep["T"][p] / sh["heads"]  # keys per query
+        rows += [(s.name, *x) for x in _site_traffic(s, rep.loc[s.name], sh, fed, keys, bits, w, weight_reads == "step")]
+    df = pd.DataFrame(rows, columns=["site", "model", "part", "bytes", "buffer_bytes"])
+    df["pJ"] = df.bytes * df.buffer_bytes.map(MEMORY_COSTS.memory_cost_pj)
+    df.attrs.update(preset=preset if isinstance(preset, str) else "custom", weight_bytes=w, weight_reads=weight_reads)
+    return df
+
+def memory_totals(memory:pd.DataFrame, # from `memory_report`
+                 ) -> pd.DataFrame:
+    "pJ per token by model and part of the traffic, and their sum."
+    df = memory.pivot_table(index="model", columns="part", values="pJ", aggfunc="sum", sort=False).fillna(0.)
+    df["memory_pJ"] = df.sum(axis=1)
+    return df.rename(columns=lambda c: c if c.endswith("_pJ") else f"{c}_pJ")
+
 # %% ../nbs/07_energy.ipynb #6c4f5624
 def energy_report(snn:SpikingLM, # a converted model, after running it on some text
                   preset="45nm-fp32", # a preset name (see `PRESETS`) or a dict of custom constants
+                  weight_reads:str="event", # the SNN's weight reads in the memory model (`memory_report`)
                  ) -> pd.DataFrame:
-    "Operations and energy per token (pJ) of the float ANN, the equivalent quantized ANN and the SNN, by component."
+    "Operations and energy per token (pJ) of the float ANN, the equivalent quantized ANN and the SNN: compute, then memory."
     report, e = spike_report(snn), energy_constants(preset)
     tot, spiking, coding = report.loc["total"], report.iloc[:-1][report.spiking.iloc[:-1]], snn.spiking["coding"]
     site_T = spiking["T"].astype(int)  # each site's own T (`site_timesteps` and `extra_steps` in `convert`)
@@ -160,12 +231,15 @@ def energy_report(snn:SpikingLM, # a converted model, after running it on some t
     df["dense_pJ"], df["shift_pJ"] = df.dense_ops * e["e_mac"], df.shifts * e["e_shift"]
     df["total_pJ"] = df[["matrix_pJ", "dense_pJ", "neuron_pJ", "shift_pJ"]].sum(axis=1)
     df["vs_ANN"] = df.total_pJ / df.total_pJ.iloc[0]
-    df.attrs.update(e, preset=preset if isinstance(preset, str) else "custom", qann_bits=sorted(set(bits)), e_qmac=e_qmac)
+    df["memory_pJ"] = memory_totals(memory_report(snn, preset, weight_reads)).memory_pJ[["ANN", "QANN", "SNN"]].to_numpy()
+    df["with_memory_pJ"] = df.total_pJ + df.memory_pJ
+    df["vs_ANN_with_memory"] = df.with_memory_pJ / df.with_memory_pJ.iloc[0]
+    df.attrs.update(e, preset=preset if isinstance(preset, str) else "custom", weight_reads=weight_reads, qann_bits=sorted(set(bits)), e_qmac=e_qmac)
     return df
 
 # %% ../nbs/07_energy.ipynb #7448e759
 ENERGY_PARTS = {"matrix_pJ": "weight matrices and attention products", "dense_pJ": "dense operations",
-                "neuron_pJ": "neuron updates", "shift_pJ": "few-spike shifts"}
+                "neuron_pJ": "neuron updates", "shift_pJ": "few-spike shifts", "memory_pJ": "memory traffic (Lemaire)"}
 
 def plot_energy(energy:pd.DataFrame, # from `energy_report`
                 title:str="Energy per token",
