@@ -245,11 +245,14 @@ def eval_command(model_dir=None, model_name=None, timesteps=None, coding:str="fe
     ppl = {"ann": perplexity(ann, tok, body, **window), "qann": perplexity(snn.qann(), tok, body, **window),
            "snn": perplexity(snn, tok, body, **window)}
     rate = mean_firing_rate(snn)
-    energy = energy_report(snn).total_pJ.tolist() if "p" in snn.spiking["sites"] else [None] * 3
+    energies = energy_report(snn) if "p" in snn.spiking["sites"] else None
+    energy = energies.total_pJ.tolist() if energies is not None else [None] * 3
+    with_memory = energies.with_memory_pJ.tolist() if energies is not None else [None] * 3
     agree = agreement(ann, snn, tok, body, **{**window, "progress": False})
     result = dict(model=name, timesteps=snn.spiking["timesteps"], coding=snn.spiking["coding"], config=config.to_dict(),
                   label=spiking_label(snn), ppl=ppl, agreement=agree,
-                  firing_rate=rate, energy_pj_per_token=dict(zip(("ann", "qann", "snn"), energy)), tests={})
+                  firing_rate=rate, energy_pj_per_token=dict(zip(("ann", "qann", "snn"), energy)),
+                  energy_with_memory_pj_per_token=dict(zip(("ann", "qann", "snn"), with_memory)), tests={})
     print(f"model {name}: {result['coding']}, {result['label']}, sites {', '.join(snn.spiking['sites'])}; "
           f"text {text!r}, {agree['tokens']} tokens scored")
     print("settings     " + ", ".join(f"{k}={v}" for k, v in result["config"].items()))
@@ -258,6 +261,8 @@ def eval_command(model_dir=None, model_name=None, timesteps=None, coding:str="fe
     print(f"firing rate  {rate:.3f}")
     if energy[0] is not None:
         print(f"energy       ANN {energy[0]:.3g} | QANN {energy[1]:.3g} | SNN {energy[2]:.3g} pJ per token (45 nm FP32 constants)")
+        print(f"+ memory     ANN {with_memory[0]:.3g} | QANN {with_memory[1]:.3g} | SNN {with_memory[2]:.3g} pJ per token "
+              "(with weight, KV-cache, activation and membrane traffic, Lemaire's SRAM costs)")
     if tasks: result["tasks"] = _eval_tasks(snn, tok, tasks, include_path, limit)
     if timesteps_sweep:
         files = snn.spiking["calibration"].get("files")
