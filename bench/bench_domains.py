@@ -38,7 +38,7 @@ SETTINGS = {  # label: (ConversionConfig fields, calibration seeds, timesteps)
 }
 TARGETS = {16: 1.005, 8: 1.03, 6: 1.10}
 
-def main(split:str, quick:bool):
+def main(split:str, quick:bool, only:tuple|None=None):
     from stac_nb.calibrate import calibrate
     from stac_nb.chat import conversation_fidelity
     from stac_nb.config import ConversionConfig, timesteps_label
@@ -59,7 +59,8 @@ def main(split:str, quick:bool):
     log(DEFAULT_LABEL, {d: len(v) for d, v in ids.items()}, "tokens; ANN perplexity", {d: round(p, 3) for d, p in ann_ppl.items()})
     rows, stats = [], {}
     for label, (fields, seeds, steps) in SETTINGS.items():
-        for seed in seeds:
+        steps = [T for T in steps if only is None or T in only]
+        for seed in seeds if steps else ():
             config = ConversionConfig(calib_samples=calib_samples, calib_seed=seed, **fields)
             key = (json.dumps(config.calib_mix), seed)
             if key not in stats:
@@ -82,19 +83,24 @@ def main(split:str, quick:bool):
                            mean_T_per_neuron=(st["T"] * st.neurons).sum() / st.neurons.sum())
                 rows.append(row)
                 log(label, seed, T, {k: round(v, 4) if isinstance(v, float) else v for k, v in row.items() if k in (*DOMAINS, "worst", "worst_domain")})
-    df = pd.DataFrame(rows)
-    chats = {}
+    df, chats, out = pd.DataFrame(rows), {}, HERE/"results"/"domains"/(("quick-" if quick else "") + split)
+    if only is not None:  # rerun some T only: keep the saved record's other rows and its chat rows
+        saved = json.loads((out/"record.json").read_text())
+        old = pd.DataFrame(saved["rows"])
+        old = old[~old["T"].isin(only) & old.setting.isin(list(SETTINGS))]
+        df, chats = pd.concat([old, df], ignore_index=True), {int(T): c for T, c in saved["chat"].items()}
+        log("kept", len(old), "rows and the chat rows of the run of", saved["created"])
     convs = conversations(split)[: 2 if quick else None]
-    for T in (16, 8):
+    for T in (16, 8) if only is None else ():
         snn = convert(ann, tok, T, config=ConversionConfig(calib_samples=calib_samples), stats=stats[(json.dumps(None), 0)], progress=False)
         f = conversation_fidelity(ann, snn, tok, convs, max_new_tokens=16 if quick else 48)
         chats[T] = dict(mean_agreement=f.agreement.mean(), worst_agreement=f.agreement.min(), new_repeats=int(f.new_repeats.sum()),
                         recalled_by_ann=int(f.recalled_ann.sum()), recall_missed=int(f.recall_missed.sum()),
                         conversations=f.reset_index().to_dict("records"))
         log("chat", T, {k: v for k, v in chats[T].items() if k != "conversations"})
-    report(df, chats, split, quick, ann_ppl, {d: len(v) for d, v in ids.items()}, domain_sources(split, tok), start)
+    report(df, chats, split, quick, ann_ppl, {d: len(v) for d, v in ids.items()}, domain_sources(split, tok), start, only)
 
-def report(df, chats, split, quick, ann_ppl, tokens, sources, start):
+def report(df, chats, split, quick, ann_ppl, tokens, sources, start, only=None):
     "Print and save the per-domain table (worst domain at each T), the seed spread and the chat rows."
     from stac_nb.data import DOMAINS
     cols = ["setting", "T", "label", *DOMAINS, "worst", "worst_domain", "spikes_per_token", "mean_T_per_site", "mean_T_per_neuron"]
@@ -119,7 +125,7 @@ def report(df, chats, split, quick, ann_ppl, tokens, sources, start):
                   sources=sources, settings={k: v[0] for k, v in SETTINGS.items()}, seeds=SEEDS,
                   versions={p: version(p) for p in ("stac_nb", "torch", "transformers", "numpy")}, python=sys.version.split()[0],
                   machine=dict(platform=platform.platform(), cpus=os.cpu_count(), torch_threads=torch.get_num_threads()),
-                  rows=df.to_dict("records"), chat=chats, targets=targets.to_dict("records"), total_s=time.perf_counter() - start)
+                  rows=df.to_dict("records"), chat=chats, rerun_T=only, targets=targets.to_dict("records"), total_s=time.perf_counter() - start)
     out = HERE/"results"/"domains"/(("quick-" if quick else "") + split)
     write_atomic(out/"record.json", json.dumps(record, indent=1, default=str))
     write_atomic(out/"table.md", "\n\n".join(markdown(t) for t in (targets, seed0.round(4), spread.round(4))) + "\n")
@@ -135,5 +141,6 @@ if __name__ == "__main__":
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--split", default="evaluation", choices=("validation", "evaluation"))
     p.add_argument("--quick", action="store_true", help="smoke run: 256 tokens per domain, 2 calibration chunks")
+    p.add_argument("--only", help="rerun these T only (e.g. 6,7) and keep the saved record's other rows and chat rows")
     args = p.parse_args()
-    main(args.split, args.quick)
+    main(args.split, args.quick, tuple(int(t) for t in args.only.split(",")) if args.only else None)
