@@ -4,14 +4,14 @@
 
 # %% ../nbs/09_cli.ipynb #a8cc736f
 from __future__ import annotations
-import json, os, sys, tempfile, time
+import json, sys, time
 from pathlib import Path
 
 import torch
 from fastcore.script import bool_arg, call_parse, Param
 
 from .models import DEFAULT_MODEL, load_model
-from .data import DOMAINS, file_calibration_texts, load_text, read_text_file
+from .data import DOMAINS, file_calibration_texts, load_text, read_text_file, write_text_atomic
 from .neurons import check_coding
 from .config import ConversionConfig, parse_pairs, timesteps_label
 from .convert import SpikingModelError, convert, load_spiking, resolve_device, spiking_label
@@ -40,16 +40,8 @@ def run_command(main, # the command's body; returns an exit status (0, or 1 when
         return 2
 
 def write_json(path, obj):
-    "Write `obj` as JSON to `path` atomically (temporary file, then rename)."
-    path = Path(path).expanduser()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as f: json.dump(obj, f, indent=1)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    "Write `obj` as JSON to `path` atomically (`write_text_atomic`)."
+    write_text_atomic(path, json.dumps(obj, indent=1))
 
 def check_output_dir(path, overwrite:bool):
     "Refuse an existing, non-empty output directory unless `overwrite`."

@@ -4,15 +4,16 @@
 
 # %% ../nbs/01_data.ipynb #0b04d111
 from __future__ import annotations
-import hashlib, importlib.resources, importlib.util, json, re, sysconfig
+import hashlib, importlib.resources, importlib.util, json, os, re, sysconfig, tempfile
 from pathlib import Path
 import jinja2
 import numpy as np
 
 # %% auto #0
 __all__ = ['EVAL_LINES', 'CALIB_LINES', 'VALID_LINES', 'DOMAINS', 'SPLITS', 'STDLIB_CODE', 'PLAIN_TEMPLATE', 'CALIBRATION_MIX',
-           'lee_path', 'read_text_file', 'check_split', 'conversations', 'render_chat', 'domain_pieces', 'domain_text',
-           'domain_sources', 'load_text', 'mix_counts', 'calibration_texts', 'file_calibration_texts']
+           'lee_path', 'read_text_file', 'write_text_atomic', 'check_split', 'conversations', 'render_chat',
+           'domain_pieces', 'domain_text', 'domain_sources', 'load_text', 'mix_counts', 'calibration_texts',
+           'file_calibration_texts']
 
 # %% ../nbs/01_data.ipynb #524ee863
 EVAL_LINES, CALIB_LINES, VALID_LINES = slice(0, 150), slice(150, 272), slice(272, 300)
@@ -41,6 +42,21 @@ def read_text_file(path, # a UTF-8 text file
     return text
 
 def _lee_lines() -> list: return read_text_file(lee_path()).splitlines()
+
+# %% ../nbs/01_data.ipynb #c2155b68
+def write_text_atomic(path, # the file to write (its folder is created if missing)
+                      text:str) -> Path:
+    "Write `text` (UTF-8) to `path` through a temporary file renamed into place: never a half-written file."
+    path = Path(path).expanduser()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f: f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
 
 # %% ../nbs/01_data.ipynb #5614d5d5
 DOMAINS = ("lee", "code", "docs", "chat")

@@ -4,13 +4,13 @@
 
 # %% ../nbs/06a_harness.ipynb #2c960b1d
 from __future__ import annotations
-import contextlib, json, logging, os, random, re, tempfile
+import contextlib, json, logging, os, random, re
 from pathlib import Path
 
 import pandas as pd
 from torch import nn
 
-from .data import domain_pieces
+from .data import domain_pieces, write_text_atomic
 
 # %% auto #0
 __all__ = ['LOCAL_TASKS', 'harness', 'harness_lm', 'cloze_questions', 'write_local_tasks', 'TaskError', 'task_manager',
@@ -35,8 +35,8 @@ def harness_lm(model:nn.Module, # a causal LM: the float model, a `SpikingLM` or
               ):
     "lm-eval's `HFLM` around an in-memory causal LM, ready for `simple_evaluate`."
     if tokenizer is None: raise ValueError("harness_lm needs the model's tokenizer: lm-eval cannot find it from a model object")
+    harness()  # first: it decides whether lm-eval's `datasets` runs offline
     from lm_eval.models.huggingface import HFLM
-    harness()
     with _quiet(): return HFLM(pretrained=model, tokenizer=tokenizer, batch_size=batch_size, max_length=max_length)
 
 # %% ../nbs/06a_harness.ipynb #011e232b
@@ -63,12 +63,6 @@ def _quiet(progress:bool=False):
 # %% ../nbs/06a_harness.ipynb #61718f3d
 LOCAL_TASKS = ("stac_lee", "stac_cloze")
 
-def _write(path:Path, text:str):
-    "Write `text` to `path` through a temporary file of its own, renamed into place (safe with concurrent writers)."
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    with os.fdopen(fd, "w", encoding="utf-8") as f: f.write(text)
-    os.replace(tmp, path)
-
 def cloze_questions(n:int=40, # questions
                     seed:int=0, # chooses the distractors and the answer's position
                    ) -> list:
@@ -92,8 +86,8 @@ def write_local_tasks(directory, # where the task files go (created if missing)
     d = Path(directory).expanduser().resolve()
     d.mkdir(parents=True, exist_ok=True)
     lines = lambda rows: "".join(json.dumps(r) + "\n" for r in rows)
-    _write(d/"stac_lee.jsonl", lines(dict(text=t) for t in domain_pieces("lee", "evaluation")[:n_docs]))
-    _write(d/"stac_cloze.jsonl", lines(cloze_questions(n_questions, seed)))
+    write_text_atomic(d/"stac_lee.jsonl", lines(dict(text=t) for t in domain_pieces("lee", "evaluation")[:n_docs]))
+    write_text_atomic(d/"stac_cloze.jsonl", lines(cloze_questions(n_questions, seed)))
     common = lambda name: dict(task=name, dataset_path="json", dataset_kwargs=dict(data_files=dict(test=str(d/f"{name}.jsonl"))),
                                test_split="test", metadata=dict(version=1.0))
     low = lambda m, agg: dict(metric=m, aggregation=agg, higher_is_better=False)
@@ -102,7 +96,7 @@ def write_local_tasks(directory, # where the task files go (created if missing)
                             low("bits_per_byte", "bits_per_byte")])
     cloze = dict(common("stac_cloze"), output_type="multiple_choice", doc_to_text="{{question}}", doc_to_choice="{{choices}}",
                  doc_to_target="answer", metric_list=[dict(metric=m, aggregation="mean", higher_is_better=True) for m in ("acc", "acc_norm")])
-    for task in (lee, cloze): _write(d/f"{task['task']}.yaml", json.dumps(task, indent=1) + "\n")
+    for task in (lee, cloze): write_text_atomic(d/f"{task['task']}.yaml", json.dumps(task, indent=1) + "\n")
     return d
 
 # %% ../nbs/06a_harness.ipynb #9e1fd31d
