@@ -4,7 +4,7 @@
 
 # %% ../nbs/03_calibrate.ipynb #520758c7
 from __future__ import annotations
-import copy
+import copy, dataclasses, functools
 from dataclasses import dataclass
 
 import pandas as pd
@@ -17,13 +17,15 @@ from transformers.masking_utils import AttentionMaskInterface, eager_mask
 from transformers.pytorch_utils import Conv1D
 
 from .data import calibration_texts
+from .distributed import gather_ordered, is_main, rank, rank_share, world_size
 from .families import FAMILIES, family_of
 from .neurons import quantize_levels
 
 # %% auto #0
 __all__ = ['PRODUCT_SITES', 'CHANNEL_DIMS', 'SCALE_METHODS', 'model_family', 'block_site_names', 'rotary_dims', 'to_rows',
            'native_shape', 'Site', 'SitedLinear', 'SiteCache', 'site_attention', 'shared_copy', 'Sites', 'attach_sites',
-           'SiteStats', 'site_scale', 'Observer', 'CalibrationStats', 'tokenize_chunks', 'pad_batch', 'calibrate']
+           'SiteStats', 'merge_site_stats', 'site_scale', 'Observer', 'CalibrationStats', 'tokenize_chunks',
+           'pad_batch', 'calibrate']
 
 # %% ../nbs/03_calibrate.ipynb #90d3e0b1
 PRODUCT_SITES = ("q", "k", "v", "p")
@@ -259,6 +261,18 @@ class SiteStats:
                              "calibrate with a larger top_k, or use a higher percentile")
         return self.top.gather(0, rank[None]).squeeze(0)
 
+# %% ../nbs/03_calibrate.ipynb #a3ffb7e2
+def merge_site_stats(a:SiteStats, # statistics of one site over some rows
+                     b:SiteStats, # the same site's statistics over other rows
+                    ) -> SiteStats:
+    "The statistics of both row sets together: what one `SiteStats` fed all the rows would hold."
+    if a.count is None: return b
+    if b.count is None: return a
+    top = torch.cat([a.top, b.top]).topk(min(a.top_k, len(a.top) + len(b.top)), dim=0).values
+    keys, rows = torch.cat([a.keys, b.keys]), torch.cat([a.reservoir, b.reservoir])
+    keep = keys.topk(min(a.reservoir_rows, len(keys)), largest=False).indices
+    return dataclasses.replace(a, count=a.count + b.count, top=top, absmax=top[0], reservoir=rows[keep], keys=keys[keep])
+
 # %% ../nbs/03_calibrate.ipynb #3299a3e2
 SCALE_METHODS = ("percentile", "max", "mse")
 
@@ -375,10 +389,14 @@ def calibrate(model:nn.Module, # a supported causal LM (never modified)
     make = lambda name, kind, *a: Site(name, kind, *a) if kind == "p" else Observer(name, kind, *a, top_k=top_k, reservoir_rows=reservoir_rows, generator=gen)
     observers = [s for s in attach_sites(sited, make).values() if isinstance(s, Observer)]
     pad_id = next(i for i in (tokenizer.pad_token_id, tokenizer.eos_token_id, 0) if i is not None)
+    starts = range(0, len(chunks), batch_size)
     with torch.no_grad():
-        for start in tqdm(range(0, len(chunks), batch_size), desc="calibrating", disable=not progress):
-            ids, mask = pad_batch(chunks[start:start + batch_size], pad_id)
+        for b in tqdm(rank_share(len(starts)), desc="calibrating", disable=not (progress and is_main())):  # this rank's batches
+            gen.manual_seed(seed * 1_000_003 + b)  # a row's reservoir key depends on its batch, not on the rank that sees it
+            ids, mask = pad_batch(chunks[starts[b]:starts[b] + batch_size], pad_id)
             for o in observers: o.row_mask = mask.bool().to(device)
             sited(input_ids=ids.to(device), attention_mask=mask.to(device), use_cache=False)
-    return CalibrationStats(model_family(model), _arch(model), {o.name: o.stats for o in observers},
+    ranks = gather_ordered({rank(): {o.name: o.stats for o in observers}}, world_size())  # [one rank's {site: stats}]
+    sites = {o.name: functools.reduce(merge_site_stats, [r[o.name] for r in ranks]) for o in observers}
+    return CalibrationStats(model_family(model), _arch(model), sites,
                             texts=len(chunks), tokens=sum(map(len, chunks)), length=length, seed=seed)

@@ -14,6 +14,7 @@ from .models import DEFAULT_MODEL, load_model
 from .data import DOMAINS, file_calibration_texts, load_text, read_text_file, write_text_atomic
 from .neurons import check_coding
 from .config import ConversionConfig, parse_pairs, timesteps_label
+from .distributed import init_distributed, is_main, print_main
 from .convert import SpikingModelError, convert, load_spiking, resolve_device, spiking_label
 from .chat import ChatSession, reply_agreement, validate, CHECKS
 from .evaluate import agreement, mean_firing_rate, perplexity, timestep_sweep
@@ -91,7 +92,8 @@ def _eval_ppl(model, tok, text, tokens):
 def convert_command(model_name:str=DEFAULT_MODEL, calib_text=None, device:str="auto", output_dir:str="snn_model",
                     overwrite:bool=False, eval_tokens:int=512, progress:bool=True, **flags) -> int:
     "Body of `stac-convert`; `flags` are the fields of `ConversionConfig`."
-    config = config_from_flags(**flags)
+    world, config = init_distributed(), config_from_flags(**flags)  # under torchrun: join the other ranks
+    progress = progress and is_main()
     check_device(device)
     check_output_dir(output_dir, overwrite)
     if eval_tokens < 2: raise ValueError(f"--eval_tokens must be at least 2, not {eval_tokens}")
@@ -110,7 +112,7 @@ def convert_command(model_name:str=DEFAULT_MODEL, calib_text=None, device:str="a
     ppl_ann = _eval_ppl(ann, tok, text, eval_tokens)
     snn.reset_stats()
     ppl_snn = _eval_ppl(snn, tok, text, eval_tokens)
-    snn.save_pretrained(output_dir, tokenizer=tok, overwrite=overwrite)
+    if is_main(): snn.save_pretrained(output_dir, tokenizer=tok, overwrite=overwrite)
     calib = snn.spiking["calibration"]
     rows = [("model", model_name),
             ("spiking", f"{config.coding}, {spiking_label(snn)}, {config.engine} engine, sites: {', '.join(snn.spiking['sites'])}"),
@@ -118,9 +120,10 @@ def convert_command(model_name:str=DEFAULT_MODEL, calib_text=None, device:str="a
                             f"{calib['tokens']} tokens, from {', '.join(map(str, files)) if files else 'the built-in mix'}"),
             ("perplexity", f"ANN {ppl_ann:.2f} | SNN {ppl_snn:.2f} ({ppl_snn / ppl_ann:.3f} x), first {eval_tokens} tokens of the Lee text"),
             ("firing rate", f"{mean_firing_rate(snn):.3f} (spikes per neuron per step)"),
-            ("conversion time", f"{converted - loaded:.1f} s (model load {loaded - start:.1f} s)"),
+            ("conversion time", f"{converted - loaded:.1f} s (model load {loaded - start:.1f} s)"
+                                + (f", {world} processes" if world > 1 else "")),
             ("saved to", str(Path(output_dir)))]
-    for k, v in rows: print(f"{k:<16} {v}")
+    for k, v in rows: print_main(f"{k:<16} {v}")
     return 0
 
 # %% ../nbs/09_cli.ipynb #3273635b
@@ -221,6 +224,8 @@ def eval_command(model_dir=None, model_name=None, timesteps=None, coding:str="fe
                  sweep=None, json_path=None, eval_tokens:int=1024, device:str="auto", progress:bool=True,
                  tasks=None, include_path=None, limit=None) -> int:
     "Body of `stac-eval`; returns 1 when a requested check fails."
+    world, progress = init_distributed(), progress and is_main()  # under torchrun: join the other ranks
+    if tasks and world > 1: raise ValueError("--tasks runs lm-eval in one process: run stac-eval --tasks without torchrun")
     body = load_text(text)  # a bad --text fails here, before anything is loaded
     unknown = [t for t in tests if t not in CHECKS]
     if unknown: raise ValueError(f"unknown test(s) {unknown}: choose from {list(CHECKS)}")
@@ -241,19 +246,19 @@ def eval_command(model_dir=None, model_name=None, timesteps=None, coding:str="fe
     energy = energies.total_pJ.tolist() if energies is not None else [None] * 3
     with_memory = energies.with_memory_pJ.tolist() if energies is not None else [None] * 3
     agree = agreement(ann, snn, tok, body, **{**window, "progress": False})
-    result = dict(model=name, timesteps=snn.spiking["timesteps"], coding=snn.spiking["coding"], config=config.to_dict(),
+    result = dict(world_size=world, model=name, timesteps=snn.spiking["timesteps"], coding=snn.spiking["coding"], config=config.to_dict(),
                   label=spiking_label(snn), ppl=ppl, agreement=agree,
                   firing_rate=rate, energy_pj_per_token=dict(zip(("ann", "qann", "snn"), energy)),
                   energy_with_memory_pj_per_token=dict(zip(("ann", "qann", "snn"), with_memory)), tests={})
-    print(f"model {name}: {result['coding']}, {result['label']}, sites {', '.join(snn.spiking['sites'])}; "
+    print_main(f"model {name}: {result['coding']}, {result['label']}, sites {', '.join(snn.spiking['sites'])}; "
           f"text {text!r}, {agree['tokens']} tokens scored")
-    print("settings     " + ", ".join(f"{k}={v}" for k, v in result["config"].items()))
-    print(f"perplexity   ANN {ppl['ann']:.3f} | QANN {ppl['qann']:.3f} | SNN {ppl['snn']:.3f} ({ppl['snn'] / ppl['ann']:.3f} x ANN)")
-    print(f"agreement    top-1 {agree['top1']:.3f} | KL(ANN||SNN) {agree['kl']:.4f} | max |logit diff| {agree['max_logit_diff']:.3f}")
-    print(f"firing rate  {rate:.3f}")
+    print_main("settings     " + ", ".join(f"{k}={v}" for k, v in result["config"].items()))
+    print_main(f"perplexity   ANN {ppl['ann']:.3f} | QANN {ppl['qann']:.3f} | SNN {ppl['snn']:.3f} ({ppl['snn'] / ppl['ann']:.3f} x ANN)")
+    print_main(f"agreement    top-1 {agree['top1']:.3f} | KL(ANN||SNN) {agree['kl']:.4f} | max |logit diff| {agree['max_logit_diff']:.3f}")
+    print_main(f"firing rate  {rate:.3f}")
     if energy[0] is not None:
-        print(f"energy       ANN {energy[0]:.3g} | QANN {energy[1]:.3g} | SNN {energy[2]:.3g} pJ per token (45 nm FP32 constants)")
-        print(f"+ memory     ANN {with_memory[0]:.3g} | QANN {with_memory[1]:.3g} | SNN {with_memory[2]:.3g} pJ per token "
+        print_main(f"energy       ANN {energy[0]:.3g} | QANN {energy[1]:.3g} | SNN {energy[2]:.3g} pJ per token (45 nm FP32 constants)")
+        print_main(f"+ memory     ANN {with_memory[0]:.3g} | QANN {with_memory[1]:.3g} | SNN {with_memory[2]:.3g} pJ per token "
               "(with weight, KV-cache, activation and membrane traffic, Lemaire's SRAM costs)")
     if tasks: result["tasks"] = _eval_tasks(snn, tok, tasks, include_path, limit)
     if timesteps_sweep:
@@ -262,12 +267,12 @@ def eval_command(model_dir=None, model_name=None, timesteps=None, coding:str="fe
         source = load_model(name)[0].to(snn.device)  # a sweep converts again, from the model as loaded
         df = timestep_sweep(source, tok, body, timesteps_sweep, (result["coding"],), config=config, calib_texts=texts, **window)
         result["sweep"] = df.to_dict(orient="records")
-        print(df.to_string(index=False))
+        print_main(df.to_string(index=False))
     if tests:
         report = validate(snn, tok, list(tests))
         result["tests"] = report.passed.to_dict()
-        print(report.to_string())
-    if json_path: write_json(json_path, result)
+        print_main(report.to_string())
+    if json_path and is_main(): write_json(json_path, result)
     return 0 if all(result["tests"].values()) else 1
 
 def _eval_tasks(snn, tok, tasks, include_path, limit) -> dict:

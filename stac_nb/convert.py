@@ -20,6 +20,7 @@ import stac_nb
 from .families import FAMILIES
 from .calibrate import (CalibrationStats, Site, attach_sites, calibrate, model_family, native_shape, shared_copy,
                               site_scale)
+from .distributed import world_size
 from .config import ConversionConfig, site_levels, timesteps_label
 from .kernels import READOUT_SUMS, spike_readout, time_sum
 from .neurons import NeuronLayer, check_coding, max_level, quantize_levels
@@ -272,7 +273,7 @@ def convert(model:nn.Module, # a causal LM of a supported family (never modified
         if s.kind == "p": s.scale.fill_(1 / Q)  # exp(s - row max) lies in (0, 1]: level Q is exactly 1
         else: s.scale.copy_(site_scale(stats.sites[s.name], Q, method=config.scale_method, percentile=config.percentile,
                                        headroom=config.headroom, per_tensor=config.simplified, rope_pairs=config.rope_pairs))
-    snn.spiking = dict(format=FORMAT_VERSION, stac_nb=stac_nb.__version__, source=_source_identity(model),
+    snn.spiking = dict(format=FORMAT_VERSION, stac_nb=stac_nb.__version__, world_size=world_size(), source=_source_identity(model),
                        timesteps=config.timesteps, coding=config.coding, engine=config.engine, sites=list(chosen), mode="snn",
                        site_settings=site_settings, config=config.to_dict(),
                        calibration=dict(texts=stats.texts, tokens=stats.tokens, length=stats.length, seed=stats.seed,

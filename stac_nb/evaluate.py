@@ -4,7 +4,7 @@
 
 # %% ../nbs/06_evaluate.ipynb #220a8c15
 from __future__ import annotations
-import math
+import contextlib, math
 
 import matplotlib.pyplot as plt
 import pandas as pd
@@ -15,10 +15,11 @@ from tqdm.auto import tqdm
 from .calibrate import calibrate
 from .config import ConversionConfig
 from .convert import convert
+from .distributed import all_sum_, gather_ordered, is_main, rank_share, world_size
 
 # %% auto #0
-__all__ = ['sliding_windows', 'token_ids', 'scored_logits', 'nll_and_top1', 'perplexity', 'agreement', 'mean_firing_rate',
-           'timestep_sweep', 'plot_ppl_vs_T']
+__all__ = ['sliding_windows', 'merged_telemetry', 'token_ids', 'scored_logits', 'nll_and_top1', 'perplexity', 'agreement',
+           'mean_firing_rate', 'timestep_sweep', 'plot_ppl_vs_T']
 
 # %% ../nbs/06_evaluate.ipynb #85f6c464
 def sliding_windows(n_tokens:int, # length of the token sequence
@@ -37,6 +38,22 @@ def sliding_windows(n_tokens:int, # length of the token sequence
         if end == n_tokens: break
     return windows
 
+# %% ../nbs/06_evaluate.ipynb #19135f29
+@contextlib.contextmanager
+def merged_telemetry(model, # any model; only a `SpikingLM`'s spiking sites count spikes
+                    ):
+    "Within the block each rank counts its own spikes; after it, every rank holds the counts of all ranks."
+    sites = list(getattr(model, "spiking_sites", [])) if world_size() > 1 else []
+    before = [(s.telemetry.clone(), s.tally["elements"], s.tally["tokens"]) for s in sites]
+    yield
+    if not sites: return
+    delta = torch.stack([torch.cat([s.telemetry - t, t.new_tensor([s.tally["elements"] - e, s.tally["tokens"] - k])])
+                         for s, (t, e, k) in zip(sites, before)])
+    all_sum_(delta)  # float64 counts: exact sums
+    for s, (t, e, k), d in zip(sites, before, delta):
+        s.telemetry.copy_(t + d[:len(t)])
+        s.tally.update(elements=e + int(d[-2]), tokens=k + int(d[-1]))
+
 # %% ../nbs/06_evaluate.ipynb #b61f82ef
 def token_ids(tokenizer, text:str, max_tokens:int|None=None) -> torch.Tensor:
     "The 1-D token ids of `text`, cut to the first `max_tokens` when given."
@@ -46,23 +63,24 @@ def token_ids(tokenizer, text:str, max_tokens:int|None=None) -> torch.Tensor:
 def scored_logits(model, # a causal LM (float, `qann()` or spiking)
                   ids:torch.Tensor, # 1-D token ids
                   context:int=1024, stride:int=512, progress:bool=True):
-    "Yield, per window of the protocol, the logits that predict its scored tokens `[n, vocab]` and those tokens `[n]`."
-    device = next(model.parameters()).device
-    for begin, end, first in tqdm(sliding_windows(len(ids), context, stride), desc="windows", disable=not progress, leave=False):
+    "Yield `(i, logits [n, vocab], targets [n])` for window `i` of the protocol: every window alone, this rank's under `torchrun`."
+    device, windows = next(model.parameters()).device, sliding_windows(len(ids), context, stride)
+    for i in tqdm(rank_share(len(windows)), desc="windows", disable=not (progress and is_main()), leave=False):
+        begin, end, first = windows[i]
         with torch.no_grad(): logits = model(input_ids=ids[None, begin:end].to(device), use_cache=False).logits[0]
         logits = logits[first - begin - 1:end - begin - 1]
-        yield logits.to(torch.promote_types(logits.dtype, torch.float32)), ids[first:end].to(device)
+        yield i, logits.to(torch.promote_types(logits.dtype, torch.float32)), ids[first:end].to(device)
 
 def nll_and_top1(model, # a causal LM (float, `qann()` or spiking)
                  ids:torch.Tensor, # 1-D token ids
                  context:int=1024, stride:int=512, progress:bool=True, # the windows of `scored_logits`
                 ) -> tuple:
-    "Negative log-likelihood `[n]` and argmax prediction `[n]` of every token the protocol scores."
-    nll, top1 = [], []
-    for logits, targets in scored_logits(model, ids, context, stride, progress):
-        nll.append(F.cross_entropy(logits, targets, reduction="none"))
-        top1.append(logits.argmax(-1))
-    return torch.cat(nll), torch.cat(top1)
+    "Negative log-likelihood `[n]` and argmax prediction `[n]` (on the CPU) of every token the protocol scores."
+    with merged_telemetry(model):
+        parts = {i: (F.cross_entropy(logits, targets, reduction="none").cpu(), logits.argmax(-1).cpu())
+                 for i, logits, targets in scored_logits(model, ids, context, stride, progress)}
+    parts = gather_ordered(parts, len(sliding_windows(len(ids), context, stride)))  # every rank's windows, in order
+    return torch.cat([nll for nll, _ in parts]), torch.cat([top1 for _, top1 in parts])
 
 def perplexity(model, # a causal LM: the float ANN, a `qann()` or a `SpikingLM`
                tokenizer, # its tokenizer
@@ -84,16 +102,15 @@ def agreement(ann, # the reference model (usually the float ANN)
               progress:bool=True, max_tokens:int|None=None,
              ) -> dict:
     "Top-1 agreement, mean KL(ann || snn) and max |logit difference| of two models over the scored tokens of `text`."
-    ids = token_ids(tokenizer, text, max_tokens)
-    same = kl = n = 0
-    max_diff = 0.
-    for (a, _), (s, _) in zip(scored_logits(ann, ids, context, stride, progress), scored_logits(snn, ids, context, stride, False)):
-        same += (a.argmax(-1) == s.argmax(-1)).sum().item()
-        la, ls = a.double().log_softmax(-1), s.double().log_softmax(-1)
-        kl += (la.exp() * (la - ls)).sum().item()
-        max_diff = max(max_diff, (a - s).abs().max().item())
-        n += len(a)
-    return dict(top1=same / n, kl=kl / n, max_logit_diff=max_diff, tokens=n)
+    ids, parts = token_ids(tokenizer, text, max_tokens), {}
+    with merged_telemetry(snn):
+        for (i, a, _), (_, s, _) in zip(scored_logits(ann, ids, context, stride, progress), scored_logits(snn, ids, context, stride, False)):
+            la, ls = a.double().log_softmax(-1), s.double().log_softmax(-1)
+            parts[i] = ((a.argmax(-1) == s.argmax(-1)).sum().item(), (la.exp() * (la - ls)).sum().item(),
+                        (a - s).abs().max().item(), len(a))
+    parts = gather_ordered(parts, len(sliding_windows(len(ids), context, stride)))  # summed in window order on every rank
+    same, kl, n = (sum(p[k] for p in parts) for k in (0, 1, 3))
+    return dict(top1=same / n, kl=kl / n, max_logit_diff=max(p[2] for p in parts), tokens=n)
 
 # %% ../nbs/06_evaluate.ipynb #23fb7238
 def mean_firing_rate(snn) -> float:
@@ -122,7 +139,7 @@ def timestep_sweep(model, # the float causal LM
     ids = token_ids(tokenizer, text, max_tokens)
     ann_nll, ann_top1 = nll_and_top1(model, ids, context, stride, False)
     ann_ppl, rows = math.exp(ann_nll.double().mean().item()), []
-    for coding, T in tqdm([(c, t) for c in codings for t in timesteps], desc="sweep", disable=not progress):
+    for coding, T in tqdm([(c, t) for c in codings for t in timesteps], desc="sweep", disable=not (progress and is_main())):
         snn = convert(model, tokenizer, T, coding, config=config, stats=stats, progress=False)
         if mode == "qann": snn = snn.qann()
         snn.reset_stats()
