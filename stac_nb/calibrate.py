@@ -143,12 +143,13 @@ def site_attention(module, query, key, value, attention_mask, scaling=None, drop
     scores = scores.to(torch.promote_types(scores.dtype, torch.float32))
     # exp(-87) is the smallest normal float32: the mask's huge negatives would take exp's slow path (15x), and at that size a
     # weight rounds to level 0 and vanishes beside its row sum (>= 1)
-    weights = scores.sub_(scores.amax(-1, keepdim=True)).clamp_min_(-87.0).exp_().to(query.dtype)  # in (0, 1]; each row's largest is 1
+    # in (0, 1], each row's largest 1; kept in float32 at least (the p neurons must not see bf16's 8-bit rounding)
+    weights = scores.sub_(scores.amax(-1, keepdim=True)).clamp_min_(-87.0).exp_()
     v_scale = sites["v"].level_scale
     if v_scale is not None: v_scale = _with_ones(_repeat_kv(v_scale[None], groups)[0])
-    out = sites["p"].matmul(weights, _with_ones(value), v_scale)  # [..., head_dim + 1]: P V, and the row sums of P
+    out = sites["p"].matmul(weights, _with_ones(value).to(weights.dtype), v_scale)  # [..., head_dim + 1]: P V, and the row sums of P
     row_sums = out[..., -1:].clamp_min(torch.finfo(out.dtype).tiny)  # >= 1 at scale 1/Q; only a hand-set scale can zero a row
-    return (out[..., :-1] / row_sums).transpose(1, 2).contiguous(), None
+    return (out[..., :-1] / row_sums).to(query.dtype).transpose(1, 2).contiguous(), None
 
 AttentionInterface.register("stac_nb", site_attention)
 AttentionMaskInterface.register("stac_nb", eager_mask)
@@ -220,7 +221,7 @@ class SiteStats:
 
     def update(self, x:torch.Tensor, row_mask=None, generator=None):
         "Fold a batch of activations, as the site sees them, into the statistics."
-        rows = to_rows(self.kind, x.detach(), row_mask)
+        rows = to_rows(self.kind, x.detach().to(torch.promote_types(x.dtype, torch.float32)), row_mask)  # bf16 in float32
         cols = rows.reshape(len(rows), -1).t().contiguous().abs()  # [channels, rows]: reductions along contiguous memory
         C, N = cols.shape
         n = torch.full(self.channels, N, device=cols.device)

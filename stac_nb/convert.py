@@ -10,8 +10,8 @@ from pathlib import Path
 import pandas as pd
 import torch
 import torch.nn.functional as F
-from safetensors import SafetensorError
-from safetensors.torch import load_model as load_safetensors, save_model as save_safetensors
+from huggingface_hub import load_torch_model, save_torch_model
+from safetensors import SafetensorError, safe_open
 from torch import nn
 from transformers import AutoConfig, AutoModelForCausalLM, GenerationMixin, PreTrainedModel
 from transformers.initialization import no_init_weights
@@ -59,18 +59,19 @@ class SpikingSite(Site):
         "`(spikes or None, levels, value)` of `x`; in `snn` mode the readout decodes the spikes and adds them to the telemetry."
         if self.mode == "float": return None, None, x  # the float model: the site hands its input on
         scale = native_shape(self.kind, self.scale)
-        u = x / scale
+        xs = x.to(scale.dtype)  # neurons, levels and telemetry in float32 at least: bf16 cannot count 4,095 levels
+        u = xs / scale
         if self.mode == "qann":
             levels = quantize_levels(u, self.neurons.Q)
-            return None, levels, levels * scale
+            return None, levels, (levels * scale).to(x.dtype)
         spikes = self.neurons.stepped(u) if self.engine == "stepped" else self.neurons(u)  # [T, *u.shape]
-        levels, value, sums = spike_readout(spikes, x, u, scale, self.neurons.step_weights(spikes.dtype, spikes.device), self.neurons.Q)
+        levels, value, sums = spike_readout(spikes, xs, u, scale, self.neurons.step_weights(spikes.dtype, spikes.device), self.neurons.Q)
         tally = self.tally
         tally["last_count"] = sums[0]
         self.telemetry[:len(sums)].add_(sums)  # one in-place add: each tensor op costs microseconds at decode sizes
         tally["elements"] += x.numel()
         tally["tokens"] += x.numel() // (math.prod(self.channels) * (x.shape[-1] if self.kind == "p" else 1))
-        return spikes, levels, value
+        return spikes, levels, value.to(x.dtype)  # the products run in the model's dtype
 
     @property
     def level_scale(self): return None if self.mode == "float" else native_shape(self.kind, self.scale)
@@ -85,19 +86,19 @@ class SpikingSite(Site):
         "Apply `op` (linear in its input) to each step's spike plane (times the scale), summing the steps by weight."
         self.telemetry[-1:].add_(self.tally["last_count"], alpha=fan_out)  # synaptic operations
         if self.engine == "fused": return None
-        w = self.neurons.step_weights(spikes.dtype, spikes.device)
-        return time_sum(w, op(spikes * native_shape(self.kind, self.scale) if scale else spikes))
+        y = op(spikes * native_shape(self.kind, self.scale) if scale else spikes)
+        return time_sum(self.neurons.step_weights(y.dtype, y.device), y)
 
     def linear(self, x, weight, bias=None):
         spikes, value = self.once(x)
-        y = None if spikes is None else self._drive(spikes, lambda z: F.linear(z, weight), weight.shape[0])
+        y = None if spikes is None else self._drive(spikes, lambda z: F.linear(z.to(weight.dtype), weight), weight.shape[0])
         if y is None: return F.linear(value, weight, bias)
         return y if bias is None else y + bias
 
     def matmul(self, x, other, other_scale=None):
         if other_scale is None:
             spikes, value = self.encode(x)
-            y = None if spikes is None else self._drive(spikes, lambda z: z @ other, other.shape[-1])
+            y = None if spikes is None else self._drive(spikes, lambda z: z.to(other.dtype) @ other, other.shape[-1])
             return value @ other if y is None else y
         # on levels: `other` holds levels * other_scale, and this site's scale is constant along the contracted dimension
         spikes, levels = self.quantize(x)
@@ -188,9 +189,10 @@ class SpikingLM(PreTrainedModel, GenerationMixin):
     def save_pretrained(self, path, # a new directory (or one this method wrote before, with overwrite=True)
                         tokenizer=None, # saved alongside when given
                         overwrite:bool=False, # replace an existing directory
+                        max_shard_size:int|str="5GB", # larger weights are split into shards of at most this size
                         **kwargs):
         "Write safetensors weights and scales, the model config and the conversion settings, atomically."
-        save_spiking(self, path, tokenizer, overwrite)
+        save_spiking(self, path, tokenizer, overwrite, max_shard_size)
 
 _SPIKING_CLASSES = {}
 
@@ -239,7 +241,8 @@ def _attach_spiking(model, chosen, coding, T, engine, site_settings=None):
     attach_sites(model, make)
     weight = next(model.parameters())
     for s in model.stac_sites.values():
-        if isinstance(s, SpikingSite): s.scale.data = s.scale.to(dtype=weight.dtype, device=weight.device)
+        if isinstance(s, SpikingSite):  # scales in float32 at least, as the neurons (`SpikingSite._code`)
+            s.scale.data = s.scale.to(dtype=torch.promote_types(weight.dtype, torch.float32), device=weight.device)
     model.__class__ = spiking_class(type(model))
 
 def convert(model:nn.Module, # a causal LM of a supported family (never modified)
@@ -292,9 +295,10 @@ def spiking_label(snn:SpikingLM) -> str:
 class SpikingModelError(ValueError):
     "A saved spiking model cannot be loaded; the message says why and what to do."
 
-_FILES = ("spiking.json", "config.json", "model.safetensors")
+_FILES = ("spiking.json", "config.json")  # and model.safetensors, or its shards and model.safetensors.index.json
+_INDEX = "model.safetensors.index.json"
 
-def save_spiking(snn:SpikingLM, path, tokenizer=None, overwrite:bool=False):
+def save_spiking(snn:SpikingLM, path, tokenizer=None, overwrite:bool=False, max_shard_size:int|str="5GB"):
     "Save `snn` to directory `path` atomically (see `SpikingLM.save_pretrained`)."
     path = Path(path).expanduser()
     if "neuron" in snn.spiking:
@@ -307,7 +311,8 @@ def save_spiking(snn:SpikingLM, path, tokenizer=None, overwrite:bool=False):
     try:
         spec = json.dumps(snn.spiking, indent=1, sort_keys=True)
         snn.config.save_pretrained(tmp)
-        save_safetensors(snn, str(tmp/"model.safetensors"), metadata={"stac_nb_spiking": spec})
+        # one model.safetensors, or shards and an index above max_shard_size; tied weights are stored once
+        save_torch_model(snn, tmp, max_shard_size=max_shard_size, metadata={"stac_nb_spiking": spec})
         (tmp/"spiking.json").write_text(spec)
         if tokenizer is not None: tokenizer.save_pretrained(tmp)
         if path.exists(): shutil.rmtree(path) if path.is_dir() else path.unlink()
@@ -316,23 +321,35 @@ def save_spiking(snn:SpikingLM, path, tokenizer=None, overwrite:bool=False):
         shutil.rmtree(tmp, ignore_errors=True)
         raise
 
+def _saved_settings(path:Path) -> str|None:
+    "The copy of `spiking.json` saved with the weights: in the index of a sharded save, else in model.safetensors."
+    if (path/_INDEX).is_file(): return json.loads((path/_INDEX).read_text())["metadata"].get("stac_nb_spiking")
+    with safe_open(str(path/"model.safetensors"), "pt") as f: return (f.metadata() or {}).get("stac_nb_spiking")
+
+def _load_weights(model:nn.Module, path:Path):
+    "Load every tensor of `model` from the safetensors in `path`; only the second name of a tied weight may be absent."
+    loaded = load_torch_model(model, path, strict=False)
+    names = {}
+    for name, p in model.named_parameters(remove_duplicate=False): names.setdefault(id(p), []).append(name)
+    tied = {n for group in names.values() if len(group) > 1 and not set(group) <= set(loaded.missing_keys) for n in group}
+    if loaded.unexpected_keys or set(loaded.missing_keys) - tied:
+        raise RuntimeError(f"missing {sorted(set(loaded.missing_keys) - tied)[:3]}, unexpected {loaded.unexpected_keys[:3]}")
+
 def load_spiking(path, # a directory written by `SpikingLM.save_pretrained`
                  device=None, # None/"cpu", "auto" or "cuda"
                 ) -> SpikingLM:
     "Rebuild a saved spiking model; identical logits to the one saved."
     path = Path(path).expanduser()
     hint = "convert the model again and save it with SpikingLM.save_pretrained"
-    missing = [f for f in _FILES if not (path/f).is_file()]
+    missing = [f for f in (*_FILES, "model.safetensors") if not (path/f).is_file() and not (f == "model.safetensors" and (path/_INDEX).is_file())]
     if missing: raise SpikingModelError(f"{str(path)!r} is not a saved stac_nb spiking model (missing {', '.join(missing)}): {hint}")
     try: spec = json.loads((path/"spiking.json").read_text())
     except (ValueError, UnicodeDecodeError) as e: raise SpikingModelError(f"{str(path/'spiking.json')!r} is not valid JSON ({e}): {hint}") from None
     if spec.get("format") != FORMAT_VERSION:
         raise SpikingModelError(f"{str(path)!r} was saved in format {spec.get('format')!r}; this stac_nb reads format {FORMAT_VERSION}: {hint}")
-    try:
-        from safetensors import safe_open
-        with safe_open(str(path/"model.safetensors"), "pt") as f: saved_spec = (f.metadata() or {}).get("stac_nb_spiking")
-    except (SafetensorError, OSError) as e:
-        raise SpikingModelError(f"{str(path/'model.safetensors')!r} is truncated or corrupt ({e}): {hint}") from None
+    try: saved_spec = _saved_settings(path)
+    except (SafetensorError, OSError, ValueError) as e:
+        raise SpikingModelError(f"the weights in {str(path)!r} are truncated or corrupt ({e}): {hint}") from None
     if saved_spec is None or json.loads(saved_spec) != spec:
         raise SpikingModelError(f"{str(path/'spiking.json')!r} does not match the settings saved with the weights (edited?): {hint}")
     config = AutoConfig.from_pretrained(path)
@@ -340,9 +357,9 @@ def load_spiking(path, # a directory written by `SpikingLM.save_pretrained`
     with no_init_weights(): model = AutoModelForCausalLM.from_config(config, dtype=dtype)  # no random fill: all is read below
     model.tie_weights()  # no_init_weights skips tying too
     _attach_spiking(model, spec["sites"], spec["coding"], spec["timesteps"], spec["engine"], spec.get("site_settings"))
-    try: load_safetensors(model, str(path/"model.safetensors"), strict=True)
+    try: _load_weights(model, path)
     except (SafetensorError, RuntimeError, OSError) as e:
-        raise SpikingModelError(f"{str(path/'model.safetensors')!r} does not hold this model's tensors ({str(e).splitlines()[0]}): {hint}") from None
+        raise SpikingModelError(f"the weights in {str(path)!r} are not this model's tensors ({str(e).splitlines()[0]}): {hint}") from None
     model.spiking = spec
     for s in model.spiking_sites: s.mode = spec.get("mode", "snn")
     return model.to(resolve_device(device, model)).eval()
