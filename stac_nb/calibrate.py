@@ -12,6 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
+from accelerate.hooks import add_hook_to_module
 from transformers import AttentionInterface
 from transformers.masking_utils import AttentionMaskInterface, eager_mask
 from transformers.pytorch_utils import Conv1D
@@ -106,6 +107,13 @@ class SitedLinear(nn.Module):
 
     def extra_repr(self): return f"in={self.in_features}, out={self.out_features}, site={self.site.name!r}"
 
+    @classmethod
+    def around(cls, module:nn.Module, site:Site) -> "SitedLinear":
+        "A `SitedLinear` in place of `module`, keeping its accelerate hook (which loads offloaded weights around each call)."
+        sited, hook = cls(module, site), getattr(module, "_hf_hook", None)
+        if hook is not None: add_hook_to_module(sited, hook)  # same tensor names (weight, bias): the same weights map
+        return sited
+
 class SiteCache:
     "Wraps a Hugging Face cache (or None) so keys and values pass the `k` and `v` sites before they are stored."
     def __init__(self, cache, sites:dict): self.cache, self.sites = cache, sites
@@ -163,7 +171,10 @@ def shared_copy(model:nn.Module, device=None) -> nn.Module:
     "A copy of `model`'s modules that shares its weight tensors; a full copy only when it must move to another `device`."
     device = next(model.parameters()).device if device is None else torch.device(device)
     if device != next(model.parameters()).device: return copy.deepcopy(model).to(device)
-    return copy.deepcopy(model, memo={id(p): p for p in model.parameters()})  # modules copied, weights shared
+    memo = {id(p): p for p in model.parameters()}  # modules copied, weights shared
+    for m in model.modules():  # and accelerate's maps of offloaded weights, if the model was dispatched
+        if getattr(getattr(m, "_hf_hook", None), "weights_map", None) is not None: memo[id(m._hf_hook.weights_map)] = m._hf_hook.weights_map
+    return copy.deepcopy(model, memo=memo)
 
 def _set(root:nn.Module, path:str, module:nn.Module):
     parent, _, name = path.rpartition(".")
@@ -192,14 +203,14 @@ def attach_sites(model:nn.Module, # a supported causal LM; modified in place (ca
             in_features = first.weight.shape[0] if isinstance(first, Conv1D) else first.weight.shape[1]
             made[site_name] = make_site(f"layers.{i}.{site_name}", "linear", (in_features,), False)
             made[site_name].consumers = len(paths)
-            for path in paths: _set(block, path, SitedLinear(_get(block, path), made[site_name]))
+            for path in paths: _set(block, path, SitedLinear.around(_get(block, path), made[site_name]))
         for k in PRODUCT_SITES: made[k] = make_site(f"layers.{i}.{k}", k, shapes[k], rotated if k in "qk" else 0)
         attn = _get(block, family.attention)
         attn.__dict__["stac_sites"] = {k: made[k] for k in PRODUCT_SITES}
         attn.register_forward_pre_hook(_site_cache_hook, with_kwargs=True)
         sites += [made[n] for n in family.site_names]
     head = make_site("head", "linear", (model.lm_head.weight.shape[1],), False)
-    model.lm_head = SitedLinear(model.lm_head, head)
+    model.lm_head = SitedLinear.around(model.lm_head, head)
     model.stac_sites = Sites(sites + [head])
     model.config._attn_implementation = "stac_nb"
     return model.stac_sites

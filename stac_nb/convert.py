@@ -306,6 +306,9 @@ def save_spiking(snn:SpikingLM, path, tokenizer=None, overwrite:bool=False, max_
                          "save the model it was made from")
     if path.exists() and (not path.is_dir() or any(path.iterdir())) and not overwrite:
         raise FileExistsError(f"{str(path)!r} exists and is not empty: choose a new directory, or pass overwrite=True")
+    if any(p.device.type == "meta" for p in snn.parameters()):
+        raise ValueError("this spiking model has weights offloaded by accelerate (a device_map with disk or CPU offload): "
+                         "convert the model loaded without offloading to save it")
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.partial-", dir=path.parent))
     try:
