@@ -24,6 +24,7 @@ from bench import markdown, write_atomic  # noqa: E402
 
 def exactness(device) -> list:
     "Float64 invariants of the tiny models on `device`."
+    from stac_nb.calibrate import calibrate
     from stac_nb.convert import convert, levels_differ, recording
     from stac_nb.models import TINY_CORPUS, tiny_model
     rows = []
@@ -31,9 +32,9 @@ def exactness(device) -> list:
         model, tok = tiny_model(arch, dtype=torch.float64)
         model = model.to(device)
         ids = tok(TINY_CORPUS, return_tensors="pt").input_ids[:, :96].to(device)
-        snn = convert(model, tok, timesteps=8, calib_texts=[TINY_CORPUS], calib_len=128, progress=False)
-        qann, exact = snn.qann(), convert(model, tok, timesteps=8, calib_texts=[TINY_CORPUS], calib_len=128,
-                                          progress=False, engine="exact")
+        stats = calibrate(model, tok, [TINY_CORPUS], length=128, progress=False)
+        snn = convert(model, tok, timesteps=8, stats=stats)
+        qann, exact = snn.qann(), convert(model, tok, timesteps=8, stats=stats, engine="exact")
         with recording(snn) as s_rec: fused = snn(ids).logits
         with recording(qann) as q_rec: qann(ids)
         rel = ((exact(ids).logits - fused).norm() / fused.norm()).item()
@@ -65,8 +66,12 @@ def model_rows(name:str, dtype, device, calib_samples:int, speed:bool) -> list:
     from stac_nb.convert import convert
     from stac_nb.data import load_text
     from stac_nb.evaluate import perplexity, token_ids
-    ann, tok = load_model_to(name, dtype, device)
-    snn = convert(ann, tok, timesteps=8, calib_samples=calib_samples, progress=False)
+    from stac_nb.calibrate import calibrate
+    from stac_nb.models import load_model
+    ann, tok = load_model(name, dtype=dtype)
+    ann = ann.to(device)
+    stats = calibrate(ann, tok, n=calib_samples, progress=False)  # once, for both engines
+    snn = convert(ann, tok, timesteps=8, stats=stats)
     window = dict(context=1024, stride=512, max_tokens=1024, progress=False)
     ppl = {k: perplexity(m, tok, load_text(), **window) for k, m in dict(ann=ann, snn=snn).items()}
     label = f"{name} ({str(dtype).replace('torch.', '')}) T=8"
@@ -75,7 +80,7 @@ def model_rows(name:str, dtype, device, calib_samples:int, speed:bool) -> list:
                  ok=ppl["snn"] / ppl["ann"] <= 1.03)]
     if speed:
         ids = token_ids(tok, load_text(), 128)[None].to(device)
-        exact = convert(ann, tok, timesteps=8, calib_samples=calib_samples, progress=False, engine="exact")
+        exact = convert(ann, tok, timesteps=8, stats=stats, engine="exact")
         ann_rate, ann_prefill = decode_rate(ann, ids[:, :16], 64), prefill_seconds(ann, ids)
         for engine, m in dict(fused=snn, exact=exact).items():
             rows.append(dict(check=f"{label}: {engine} decode, x float tokens/s",
@@ -83,11 +88,6 @@ def model_rows(name:str, dtype, device, calib_samples:int, speed:bool) -> list:
             rows.append(dict(check=f"{label}: {engine} prefill of 128 tokens, x float time",
                              value=prefill_seconds(m, ids) / ann_prefill, target="", ok=True))
     return rows
-
-def load_model_to(name, dtype, device):
-    from stac_nb.models import load_model
-    model, tok = load_model(name, dtype=dtype)
-    return model.to(device), tok
 
 def main(out:Path, calib_samples:int):
     if not torch.cuda.is_available():

@@ -173,7 +173,8 @@ def shared_copy(model:nn.Module, device=None) -> nn.Module:
     if device != next(model.parameters()).device: return copy.deepcopy(model).to(device)
     memo = {id(p): p for p in model.parameters()}  # modules copied, weights shared
     for m in model.modules():  # and accelerate's maps of offloaded weights, if the model was dispatched
-        if getattr(getattr(m, "_hf_hook", None), "weights_map", None) is not None: memo[id(m._hf_hook.weights_map)] = m._hf_hook.weights_map
+        weights_map = getattr(getattr(m, "_hf_hook", None), "weights_map", None)
+        if weights_map is not None: memo[id(weights_map)] = weights_map
     return copy.deepcopy(model, memo=memo)
 
 def _set(root:nn.Module, path:str, module:nn.Module):

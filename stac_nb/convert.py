@@ -332,11 +332,10 @@ def _saved_settings(path:Path) -> str|None:
 def _load_weights(model:nn.Module, path:Path):
     "Load every tensor of `model` from the safetensors in `path`; only the second name of a tied weight may be absent."
     loaded = load_torch_model(model, path, strict=False)
-    names = {}
-    for name, p in model.named_parameters(remove_duplicate=False): names.setdefault(id(p), []).append(name)
-    tied = {n for group in names.values() if len(group) > 1 and not set(group) <= set(loaded.missing_keys) for n in group}
-    if loaded.unexpected_keys or set(loaded.missing_keys) - tied:
-        raise RuntimeError(f"missing {sorted(set(loaded.missing_keys) - tied)[:3]}, unexpected {loaded.unexpected_keys[:3]}")
+    groups, missing = {}, set(loaded.missing_keys)  # the names of each saved tensor: weights (several when tied), scales
+    for name, t in model.state_dict(keep_vars=True).items(): groups.setdefault(id(t), set()).add(name)
+    unread = [sorted(g) for g in groups.values() if g <= missing]  # no name of this tensor was in the files
+    if unread or loaded.unexpected_keys: raise RuntimeError(f"missing {unread[:3]}, unexpected {loaded.unexpected_keys[:3]}")
 
 def load_spiking(path, # a directory written by `SpikingLM.save_pretrained`
                  device=None, # None/"cpu", "auto" or "cuda"
@@ -344,7 +343,8 @@ def load_spiking(path, # a directory written by `SpikingLM.save_pretrained`
     "Rebuild a saved spiking model; identical logits to the one saved."
     path = Path(path).expanduser()
     hint = "convert the model again and save it with SpikingLM.save_pretrained"
-    missing = [f for f in (*_FILES, "model.safetensors") if not (path/f).is_file() and not (f == "model.safetensors" and (path/_INDEX).is_file())]
+    missing = [f for f in _FILES if not (path/f).is_file()]
+    if not (path/"model.safetensors").is_file() and not (path/_INDEX).is_file(): missing.append("model.safetensors")
     if missing: raise SpikingModelError(f"{str(path)!r} is not a saved stac_nb spiking model (missing {', '.join(missing)}): {hint}")
     try: spec = json.loads((path/"spiking.json").read_text())
     except (ValueError, UnicodeDecodeError) as e: raise SpikingModelError(f"{str(path/'spiking.json')!r} is not valid JSON ({e}): {hint}") from None
