@@ -44,9 +44,11 @@ test: install
 test-slow: models
 	tools/test.sh slow
 
-# stac_nb against SpikingJelly's own LLM recipe on SmolLM2-135M: fidelity, speed, memory (about 20 minutes; tables in bench/results/).
+# stac_nb against SpikingJelly's own LLM recipe on SmolLM2-135M: fidelity, speed (eager and compiled), memory (about 35 minutes;
+# tables in bench/results/).
 bench: install
 	$(BIN)/python bench/bench.py
+	$(BIN)/python bench/bench_speed.py
 	$(BIN)/python bench/bench_domains.py
 
 # Fidelity off the calibration domain: perplexity per domain (news, code, docs, chat) and the worst, at T=6-16, three

@@ -24,9 +24,9 @@ from .neurons import quantize_levels
 
 # %% auto #0
 __all__ = ['PRODUCT_SITES', 'CHANNEL_DIMS', 'SCALE_METHODS', 'model_family', 'block_site_names', 'rotary_dims', 'to_rows',
-           'native_shape', 'Site', 'SitedLinear', 'SiteCache', 'site_attention', 'shared_copy', 'Sites', 'attach_sites',
-           'SiteStats', 'merge_site_stats', 'site_scale', 'Observer', 'CalibrationStats', 'tokenize_chunks',
-           'pad_batch', 'calibrate']
+           'native_shape', 'Site', 'SitedLinear', 'SiteCache', 'grouped_matmul', 'value_entry', 'site_attention',
+           'shared_copy', 'Sites', 'attach_sites', 'SiteStats', 'merge_site_stats', 'site_scale', 'Observer',
+           'CalibrationStats', 'tokenize_chunks', 'pad_batch', 'calibrate']
 
 # %% ../nbs/03_calibrate.ipynb #90d3e0b1
 PRODUCT_SITES = ("q", "k", "v", "p")
@@ -78,7 +78,9 @@ class Site(nn.Module):
     def encode(self, x): return None, x  # (spike train, value handed on): the float model has no spikes
     def forward(self, x): return self.encode(x)[1]
     def linear(self, x, weight, bias=None): return F.linear(self.once(x)[1], weight, bias)
-    def matmul(self, x, other, other_scale=None): return self.encode(x)[1] @ other
+    def matmul(self, x, other, other_scale=None):  # other_scale: `other` holds levels of that per-column scale
+        y = grouped_matmul(self.encode(x)[1], other)
+        return y if other_scale is None else y * other_scale
     fusable = True  # hands on what it gets or only records it: its attention product may run in one fused kernel (SDPA)
     level_scale = None  # the per-channel scale of the levels this site hands on, when it quantizes (see `site_attention`)
     def extra_repr(self): return f"{self.name!r}, kind={self.kind!r}, channels={self.channels}"
@@ -118,7 +120,7 @@ class SiteCache:
     "Wraps a Hugging Face cache (or None) so keys and values pass the `k` and `v` sites before they are stored."
     def __init__(self, cache, sites:dict): self.cache, self.sites = cache, sites
     def update(self, key_states, value_states, *args, **kwargs):
-        k, v = self.sites["k"](key_states), self.sites["v"](value_states)
+        k, v = self.sites["k"](key_states), value_entry(self.sites, value_states)
         return (k, v) if self.cache is None else self.cache.update(k, v, *args, **kwargs)
 
 def _site_cache_hook(module, args, kwargs):
@@ -129,21 +131,37 @@ def _site_cache_hook(module, args, kwargs):
     return args, kwargs
 
 # %% ../nbs/03_calibrate.ipynb #36b31dc1
-def _repeat_kv(x:torch.Tensor, groups:int) -> torch.Tensor:
-    "Grouped-query attention: repeat each KV head for the query heads that share it."
-    return x if groups == 1 else x.repeat_interleave(groups, dim=1)
+def grouped_matmul(a:torch.Tensor, # [..., heads, S, D]
+                   b:torch.Tensor, # [..., kv_heads, D, L], kv_heads dividing heads
+                  ) -> torch.Tensor:
+    "`a @ b` for grouped-query attention: query head h meets key-value head h // groups, without repeating `b`."
+    heads, kv_heads = a.shape[-3], b.shape[-3]
+    if heads == kv_heads: return a @ b
+    grouped = a.reshape(*a.shape[:-3], kv_heads, (heads // kv_heads) * a.shape[-2], a.shape[-1])  # a group's rows, stacked
+    return (grouped @ b).view(*a.shape[:-1], b.shape[-1])
 
 def _with_ones(x:torch.Tensor) -> torch.Tensor:
     "`x` with a column of ones appended to its last dimension."
     return torch.cat([x, x.new_ones(*x.shape[:-1], 1)], -1)
 
+def _fused(sites:dict) -> bool: return sites["q"].fusable and sites["p"].fusable  # nothing quantizes in the products
+
+def value_entry(sites:dict, # an attention module's sites
+                value:torch.Tensor, # its value states [batch, kv_heads, L, head_dim]
+               ) -> torch.Tensor:
+    "What the KV cache keeps of new values: `[levels, 1]` when `v` quantizes, `[values, 1]` for `P V` on floats, else the values."
+    if _fused(sites): return sites["v"](value)
+    site, dtype = sites["v"], torch.promote_types(value.dtype, torch.float32)  # the dtype of the attention weights
+    if site.level_scale is None: return _with_ones(site(value).to(dtype))
+    return _with_ones(site.quantize(value)[1].to(dtype))  # integer levels: P V runs on them, no division per step
+
 def site_attention(module, query, key, value, attention_mask, scaling=None, dropout=0.0, **kwargs):
     "Attention whose products are driven by the module's `q` and `p` sites; `p` sees `exp(s - row max)`, normalised after `P V`."
     sites, groups = module.stac_sites, getattr(module, "num_key_value_groups", 1)
-    key, value = _repeat_kv(key, groups), _repeat_kv(value, groups)
     scale = query.shape[-1] ** -0.5 if scaling is None else scaling
-    if sites["q"].fusable and sites["p"].fusable:  # nothing quantizes in the products: no weights materialised
-        out = F.scaled_dot_product_attention(sites["q"](query), key, value, attn_mask=attention_mask, scale=scale)
+    if _fused(sites):  # no weights materialised
+        out = F.scaled_dot_product_attention(sites["q"](query), key, value, attn_mask=attention_mask, scale=scale,
+                                             enable_gqa=groups > 1)
         return out.transpose(1, 2).contiguous(), None
     scores = sites["q"].matmul(query, key.transpose(2, 3))
     # mask + scale * scores in one pass (the mask is 0 or the dtype's minimum, so this rounds as `scores * scale + mask`)
@@ -153,9 +171,9 @@ def site_attention(module, query, key, value, attention_mask, scaling=None, drop
     # weight rounds to level 0 and vanishes beside its row sum (>= 1)
     # in (0, 1], each row's largest 1; kept in float32 at least (the p neurons must not see bf16's 8-bit rounding)
     weights = scores.sub_(scores.amax(-1, keepdim=True)).clamp_min_(-87.0).exp_()
-    v_scale = sites["v"].level_scale
-    if v_scale is not None: v_scale = _with_ones(_repeat_kv(v_scale[None], groups)[0])
-    out = sites["p"].matmul(weights, _with_ones(value).to(weights.dtype), v_scale)  # [..., head_dim + 1]: P V, and the row sums of P
+    v_scale = sites["v"].level_scale  # `value` is the cache entry: [levels, 1] or [values, 1]
+    if v_scale is not None: v_scale = _with_ones(v_scale.repeat_interleave(groups, dim=0))  # per query head: [heads, 1, D + 1]
+    out = sites["p"].matmul(weights, value, v_scale)  # [..., head_dim + 1]: P V, and the row sums of P
     row_sums = out[..., -1:].clamp_min(torch.finfo(out.dtype).tiny)  # >= 1 at scale 1/Q; only a hand-set scale can zero a row
     return (out[..., :-1] / row_sums).to(query.dtype).transpose(1, 2).contiguous(), None
 
@@ -170,12 +188,16 @@ def _get(root:nn.Module, path:str) -> nn.Module:
 def shared_copy(model:nn.Module, device=None) -> nn.Module:
     "A copy of `model`'s modules that shares its weight tensors; a full copy only when it must move to another `device`."
     device = next(model.parameters()).device if device is None else torch.device(device)
-    if device != next(model.parameters()).device: return copy.deepcopy(model).to(device)
-    memo = {id(p): p for p in model.parameters()}  # modules copied, weights shared
-    for m in model.modules():  # and accelerate's maps of offloaded weights, if the model was dispatched
-        weights_map = getattr(getattr(m, "_hf_hook", None), "weights_map", None)
-        if weights_map is not None: memo[id(weights_map)] = weights_map
-    return copy.deepcopy(model, memo=memo)
+    if device != next(model.parameters()).device: copied = copy.deepcopy(model).to(device)
+    else:
+        memo = {id(p): p for p in model.parameters()}  # modules copied, weights shared
+        for m in model.modules():  # and accelerate's maps of offloaded weights, if the model was dispatched
+            weights_map = getattr(getattr(m, "_hf_hook", None), "weights_map", None)
+            if weights_map is not None: memo[id(weights_map)] = weights_map
+        copied = copy.deepcopy(model, memo=memo)
+    for m in copied.modules():  # a compiled forward (`SpikingLM.compile`) belongs to the original module: the copy runs eager
+        if getattr(m.__dict__.get("forward"), "stac_compiled", False): del m.forward
+    return copied
 
 def _set(root:nn.Module, path:str, module:nn.Module):
     parent, _, name = path.rpartition(".")

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import torch
 from fastcore.script import bool_arg, call_parse, Param
+from transformers import TextStreamer
 
 from .models import DEFAULT_MODEL, load_model
 from .data import DOMAINS, file_calibration_texts, load_text, read_text_file, write_text_atomic
@@ -17,6 +18,7 @@ from .config import ConversionConfig, parse_pairs, timesteps_label
 from .distributed import init_distributed, is_main, print_main
 from .convert import SpikingModelError, convert, load_spiking, resolve_device, spiking_label
 from .chat import ChatSession, reply_agreement, validate, CHECKS
+from .compiled import warm_up
 from .evaluate import agreement, mean_firing_rate, perplexity, timestep_sweep
 from .energy import energy_report
 from .harness import run_tasks, task_manager, tasks_table
@@ -158,22 +160,32 @@ def stac_convert(model_name:str=DEFAULT_MODEL, # model to convert: smollm2-135m-
     return run_command(convert_command, **flags)
 
 # %% ../nbs/09_cli.ipynb #2d5b12ee
+def _streamed(chat:ChatSession, text:str, label:str, max_new_tokens:int) -> tuple:
+    "One reply, printed token by token as it is generated, then its speed: `(reply, tokens per second)`."
+    print(f"{label}> ", end="", flush=True)
+    start = time.perf_counter()
+    reply = chat.say(text, max_new_tokens=max_new_tokens, streamer=TextStreamer(chat.tok, skip_prompt=True, skip_special_tokens=True))
+    n, seconds = len(chat._exchanges[-1]["reply"]), time.perf_counter() - start
+    print(f"{'':>{len(label)}}  ({n} tokens, {n / seconds:.1f} tok/s)")
+    return reply, n / seconds
+
 def chat_command(model_dir=None, model_name=None, timesteps=None, turns=None, max_new_tokens:int=64, compare_ann:bool=False,
-                 json_path=None, coding:str="fewspike", device:str="auto", system=None, input_fn=input, progress:bool=True) -> int:
+                 json_path=None, coding:str="fewspike", device:str="auto", system=None, input_fn=input, progress:bool=True,
+                 compile_model:bool=False) -> int:
     "Body of `stac-chat`."
     if max_new_tokens < 1: raise ValueError(f"--max_new_tokens must be at least 1, not {max_new_tokens}")
     snn, tok, name = spiking_from_args(model_dir, model_name, device, progress, timesteps=timesteps, coding=coding)
+    if compile_model:
+        snn.compile()
+        print(f"compiled the spiking model in {warm_up(snn):.0f} s")
     snn_chat = ChatSession(snn, tok, system=system)
-    ann_chat = ChatSession(snn.float_model(), tok, system=system) if compare_ann else None  # shares the weights
+    ann_chat = ChatSession(snn.float_model(), tok, system=system) if compare_ann else None  # shares the weights; eager
     label = f"snn ({snn.spiking['coding']}, {timesteps_label(ConversionConfig(**snn.spiking['config']))})"
     log = []
     def exchange(text):
-        reply = snn_chat.say(text, max_new_tokens=max_new_tokens)
-        print(f"{label}> {reply}")
-        entry = {"user": text, "snn": reply}
-        if ann_chat is not None:
-            entry["ann"] = ann_chat.say(text, max_new_tokens=max_new_tokens)
-            print(f"{'ann':>{len(label)}}> {entry['ann']}")
+        entry = {"user": text}
+        entry["snn"], entry["snn_tok_s"] = _streamed(snn_chat, text, label, max_new_tokens)
+        if ann_chat is not None: entry["ann"], entry["ann_tok_s"] = _streamed(ann_chat, text, f"{'ann':>{len(label)}}", max_new_tokens)
         log.append(entry)
     if turns:
         for text in turns:
@@ -207,9 +219,11 @@ def stac_chat(model_dir:str=None, # a spiking model saved by stac-convert
               json:str=None, # write the conversation to this JSON file
               coding:str="fewspike", # coding when converting on the fly
               device:str="auto", # auto, cpu or cuda
+              compile:bool=False, # compile the spiking model (`snn.compile()`): about a minute first, faster replies after
              ):
-    "Chat with a spiking language model."
-    return run_command(chat_command, model_dir, model_name, timesteps, turns, max_new_tokens, compare_ann, json, coding, device)
+    "Chat with a spiking language model; replies stream as they are generated, then their tokens per second."
+    return run_command(chat_command, model_dir, model_name, timesteps, turns, max_new_tokens, compare_ann, json, coding, device,
+                       compile_model=compile)
 
 # %% ../nbs/09_cli.ipynb #658e5b8e
 def parse_sweep(sweep:str) -> list:

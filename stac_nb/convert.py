@@ -18,8 +18,8 @@ from transformers.initialization import no_init_weights
 
 import stac_nb
 from .families import FAMILIES
-from .calibrate import (CalibrationStats, Site, attach_sites, calibrate, model_family, native_shape, shared_copy,
-                              site_scale)
+from .calibrate import (CalibrationStats, Site, attach_sites, calibrate, grouped_matmul, model_family, native_shape,
+                              shared_copy, site_scale)
 from .distributed import world_size
 from .config import ConversionConfig, site_levels, timesteps_label
 from .kernels import READOUT_SUMS, spike_readout, time_sum
@@ -32,7 +32,7 @@ __all__ = ['ENGINES', 'TELEMETRY', 'SITE_KINDS', 'FORMAT_VERSION', 'SpikingSite'
 
 # %% ../nbs/04_convert.ipynb #453213ce
 ENGINES = ("fused", "exact", "stepped")
-TELEMETRY = (*READOUT_SUMS, "sops")  # the running float64 sums in `SpikingSite.telemetry`
+TELEMETRY = (*READOUT_SUMS, "elements", "tokens", "sops")  # the running float64 sums in `SpikingSite.telemetry`
 
 class SpikingSite(Site):
     "A quantizer site with a layer of spiking neurons: spikes drive what it feeds; `qann` mode rounds, `float` mode passes."
@@ -42,9 +42,9 @@ class SpikingSite(Site):
         self.neurons, self.engine, self.mode = NeuronLayer(coding, T), engine, mode
         self.register_buffer("scale", torch.ones(self.channels))
         self.register_buffer("telemetry", torch.zeros(len(TELEMETRY), dtype=torch.float64), persistent=False)
-        # neuron evaluations and tokens seen, and the last call's spike count (for `_drive`): a dict mutated in place,
-        # as an nn.Module attribute set per call costs microseconds
-        self.tally = dict(elements=0, tokens=0, last_count=None)
+        # the last call's spike count (for `_drive`): a dict mutated in place, as an nn.Module attribute set per call costs
+        # microseconds; every count lives in `telemetry`, a tensor, so that a compiled step never sees a changing Python number
+        self.tally = dict(last_count=None)
 
     def quantize(self, x):
         "`(spike train or None, integer levels)` of activation `x`: neurons in `snn` mode, rounding in `qann` mode."
@@ -66,11 +66,9 @@ class SpikingSite(Site):
             return None, levels, (levels * scale).to(x.dtype)
         spikes = self.neurons.stepped(u) if self.engine == "stepped" else self.neurons(u)  # [T, *u.shape]
         levels, value, sums = spike_readout(spikes, xs, u, scale, self.neurons.step_weights(spikes.dtype, spikes.device), self.neurons.Q)
-        tally = self.tally
-        tally["last_count"] = sums[0]
-        self.telemetry[:len(sums)].add_(sums)  # one in-place add: each tensor op costs microseconds at decode sizes
-        tally["elements"] += x.numel()
-        tally["tokens"] += x.numel() // (math.prod(self.channels) * (x.shape[-1] if self.kind == "p" else 1))
+        self.tally["last_count"] = sums[0]
+        tokens = x.numel() // (math.prod(self.channels) * (x.shape[-1] if self.kind == "p" else 1))
+        self.telemetry[:-1].add_(torch.cat([sums, sums.new_tensor([x.numel(), tokens])]))  # in-place: a tensor op costs microseconds
         return spikes, levels, value.to(x.dtype)  # the products run in the model's dtype
 
     @property
@@ -80,7 +78,8 @@ class SpikingSite(Site):
         "The running sums since the last `reset_stats`, as Python numbers."
         t = dict(zip(TELEMETRY, self.telemetry.tolist()))
         return dict(spikes_pos=(t["spikes"] + t["net_spikes"]) / 2, spikes_neg=(t["spikes"] - t["net_spikes"]) / 2,
-                    elements=self.tally["elements"], tokens=self.tally["tokens"], sops=t["sops"], clipped=t["clipped"], sq_err=t["sq_err"], sq_sum=t["sq_sum"])
+                    elements=int(t["elements"]), tokens=int(t["tokens"]), sops=t["sops"], clipped=t["clipped"], sq_err=t["sq_err"],
+                    sq_sum=t["sq_sum"])
 
     def _drive(self, spikes, op, fan_out, scale=True):
         "Apply `op` (linear in its input) to each step's spike plane (times the scale), summing the steps by weight."
@@ -96,19 +95,17 @@ class SpikingSite(Site):
         return y if bias is None else y + bias
 
     def matmul(self, x, other, other_scale=None):
+        product = lambda z, o: grouped_matmul(z.to(o.dtype), o)  # per key-value head group: no repeated K or V
         if other_scale is None:
             spikes, value = self.encode(x)
-            y = None if spikes is None else self._drive(spikes, lambda z: z.to(other.dtype) @ other, other.shape[-1])
-            return value @ other if y is None else y
-        # on levels: `other` holds levels * other_scale, and this site's scale is constant along the contracted dimension
+            y = None if spikes is None else self._drive(spikes, lambda z: product(z, other), other.shape[-1])
+            return product(value, other) if y is None else y
+        # `other` holds integer levels of per-column scale `other_scale`; this site's scale is constant along the contraction
         spikes, levels = self.quantize(x)
-        other_levels = torch.round(other / other_scale)
-        y = None if spikes is None else self._drive(spikes, lambda z: z @ other_levels, other.shape[-1], scale=False)
-        return (levels @ other_levels if y is None else y) * (native_shape(self.kind, self.scale) * other_scale)
+        y = None if spikes is None else self._drive(spikes, lambda z: product(z, other), other.shape[-1], scale=False)
+        return (product(levels, other) if y is None else y) * (native_shape(self.kind, self.scale) * other_scale)
 
-    def reset_stats(self):
-        self.telemetry.zero_()
-        self.tally.update(elements=0, tokens=0)
+    def reset_stats(self): self.telemetry.zero_()
 
     def extra_repr(self):
         return f"{self.name!r}, kind={self.kind!r}, channels={self.channels}, engine={self.engine!r}, mode={self.mode!r}"
@@ -185,6 +182,11 @@ class SpikingLM(PreTrainedModel, GenerationMixin):
             if neuron is not None: site.neurons = NeuronLayer(site.neurons.coding, site.neurons.T, neuron)
         s.spiking = {**self.spiking, "engine": "stepped", **({} if neuron is None else {"neuron": repr(neuron)})}
         return s
+
+    def compile(self, **kwargs):
+        "Compile each decoder layer and the head with `torch.compile` (`compile_layers` of `04b_compiled`; kwargs for it)."
+        from stac_nb.compiled import compile_layers  # imported here: that module builds on this one
+        compile_layers(self, **kwargs)
 
     def save_pretrained(self, path, # a new directory (or one this method wrote before, with overwrite=True)
                         tokenizer=None, # saved alongside when given

@@ -44,15 +44,12 @@ def merged_telemetry(model, # any model; only a `SpikingLM`'s spiking sites coun
                     ):
     "Within the block each rank counts its own spikes; after it, every rank holds the counts of all ranks."
     sites = list(getattr(model, "spiking_sites", [])) if world_size() > 1 else []
-    before = [(s.telemetry.clone(), s.tally["elements"], s.tally["tokens"]) for s in sites]
+    before = [s.telemetry.clone() for s in sites]
     yield
     if not sites: return
-    delta = torch.stack([torch.cat([s.telemetry - t, t.new_tensor([s.tally["elements"] - e, s.tally["tokens"] - k])])
-                         for s, (t, e, k) in zip(sites, before)])
+    delta = torch.stack([s.telemetry - t for s, t in zip(sites, before)])
     all_sum_(delta)  # float64 counts: exact sums
-    for s, (t, e, k), d in zip(sites, before, delta):
-        s.telemetry.copy_(t + d[:len(t)])
-        s.tally.update(elements=e + int(d[-2]), tokens=k + int(d[-1]))
+    for s, t, d in zip(sites, before, delta): s.telemetry.copy_(t + d)
 
 # %% ../nbs/06_evaluate.ipynb #b61f82ef
 def token_ids(tokenizer, text:str, max_tokens:int|None=None) -> torch.Tensor:

@@ -176,8 +176,9 @@ class kernels_off:
 
 def use_kernels(u:torch.Tensor, # the neurons' input, one element per neuron (the kernels check that the other tensors match it)
                ) -> bool:
-    "Whether to run the compiled kernels here: `available`, and not inside `kernels_off`."
-    return kernels_off.depth == 0 and available(u)
+    "Whether to run the compiled kernels here: `available`, not inside `kernels_off`, and not while `torch.compile` traces."
+    # torch.compile cannot see into this extension; it generates its own fused code from the PyTorch operations instead
+    return kernels_off.depth == 0 and not torch.compiler.is_compiling() and available(u)
 
 # %% ../nbs/02a_kernels.ipynb #780542cc
 READOUT_SUMS = ("spikes", "net_spikes", "clipped", "sq_err", "sq_sum")
@@ -185,7 +186,8 @@ READOUT_SUMS = ("spikes", "net_spikes", "clipped", "sq_err", "sq_sum")
 def time_sum(w:torch.Tensor, # [T] weight of each step
              seq:torch.Tensor, # [T, ...] one tensor per step
             ) -> torch.Tensor:
-    "`sum_k w[k] * seq[k]`, as one matrix-vector product over the flattened trailing dimensions."
+    "`sum_k w[k] * seq[k]`: one matrix-vector product in eager mode, a reduction that fuses with its neighbours when compiled."
+    if torch.compiler.is_compiling(): return (w.view(-1, *[1] * (seq.dim() - 1)) * seq).sum(0)
     return (w @ seq.reshape(len(w), -1)).view(seq.shape[1:])
 
 def fewspike_neuron(u:torch.Tensor, # input current, any shape (CPU, float32/float64)

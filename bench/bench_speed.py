@@ -1,0 +1,117 @@
+"""Speed of the spiking model, compiled (`snn.compile()`) and eager, next to the eager float model in the same run.
+
+Rows: decode tokens per second (16-token prompt, 32 greedy tokens, batch 1), prefill of 128 tokens, the same for a
+batch of 8 conversations (`ChatBatch`, one turn each), the compile time (first, into an empty Inductor cache, and
+again from that cache), and the perplexity of the compiled float32 model against the eager one (fidelity must not
+move). Each timing is the median of 5, and each model's runs alternate with the float model's, so that the ratios
+compare like with like on a shared machine. Results go to bench/results/<model>/speed.{md,json}.
+
+    python bench/bench_speed.py                                        # SmolLM2-135M-Instruct (`make bench`)
+    python bench/bench_speed.py --model qwen2.5-coder-1.5b-instruct    # the larger model (`make bench-large`)
+"""
+import argparse, json, math, os, platform, sys, tempfile, time
+from importlib.metadata import version
+from pathlib import Path
+
+os.environ["TORCHINDUCTOR_CACHE_DIR"] = tempfile.mkdtemp(prefix="stac_nb_inductor_")  # an empty cache: the first compile is cold
+import pandas as pd
+import torch
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from bench import markdown, write_atomic
+
+TARGETS = {("fused", "decode"): (">=", 0.9), ("exact", "decode"): (">=", 0.45),
+           ("fused", "prefill"): ("<=", 1.5), ("exact", "prefill"): ("<=", 6.0)}
+
+def paired(fn, base, repeat=5):
+    "Median seconds of `fn` and of `base`, run alternately `repeat` times after one warm-up call of each."
+    fn(); base()
+    a, b = [], []
+    for _ in range(repeat):
+        for f, out in ((fn, a), (base, b)):
+            start = time.perf_counter(); f(); out.append(time.perf_counter() - start)
+    return sorted(a)[repeat // 2], sorted(b)[repeat // 2]
+
+def main(model_name:str, out:Path):
+    from stac_nb.calibrate import calibrate
+    from stac_nb.chat import ChatBatch
+    from stac_nb.compiled import warm_up
+    from stac_nb.convert import convert
+    from stac_nb.data import load_text
+    from stac_nb.evaluate import nll_and_top1, token_ids
+    from stac_nb.models import load_model
+    torch.manual_seed(0)
+    torch.set_num_threads(2)
+    start_run = time.perf_counter()
+    log = lambda *a: print(f"[{time.perf_counter() - start_run:6.0f} s]", *a, flush=True)
+    ann, tok = load_model(model_name)
+    ids = token_ids(tok, load_text("lee"), 1024)
+    stats = calibrate(ann, tok, n=4, length=1024, seed=0, progress=False)  # speed does not depend on the scales' quality
+    snn = {e: convert(ann, tok, 8, stats=stats, engine=e, progress=False) for e in ("fused", "exact")}
+    compiled = {e: convert(ann, tok, 8, stats=stats, engine=e, progress=False) for e in ("fused", "exact")}
+    compile_s = {}
+    for e, m in compiled.items():
+        m.compile()
+        compile_s[e] = dict(first=warm_up(m))
+        log(e, "compiled in", compile_s[e])
+    prompt, short = ids[None, :128], ids[None, :16]
+    pad = tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
+    decode = lambda m: (lambda: m.generate(short, attention_mask=torch.ones_like(short), max_new_tokens=32, min_new_tokens=32,
+                                           do_sample=False, pad_token_id=pad))
+    prefill = lambda m: (lambda: m(input_ids=prompt, use_cache=False))
+    rows = []
+    with torch.no_grad():
+        for label, m, engine in (("fused, compiled", compiled["fused"], "fused"), ("exact, compiled", compiled["exact"], "exact"),
+                                 ("fused, eager", snn["fused"], "fused"), ("exact, eager", snn["exact"], "exact")):
+            d, d_ann = paired(decode(m), decode(ann))
+            p, p_ann = paired(prefill(m), prefill(ann))
+            for what, x, unit in (("decode", d_ann / d, f"{32 / d:.1f} vs {32 / d_ann:.1f} tok/s"),
+                                  ("prefill", p / p_ann, f"{p:.3f} vs {p_ann:.3f} s")):
+                op, lim = TARGETS[(engine, what)]
+                met = x >= lim if op == ">=" else x <= lim
+                rows.append(dict(figure=f"{what} {'tok/s' if what == 'decode' else '128 tokens'}, T=8, {label}",
+                                 target=f"{op} {lim} x float" if "compiled" in label else "(eager, for reference)",
+                                 measured=f"{x:.3f} x ({unit})", met=met if "compiled" in label else ""))
+            log(rows[-2:])
+        # eight conversations at once, one turn each
+        prompts = ["What is the capital of France?", "Tell me about the moon.", "How do plants grow?", "What is a neuron?",
+                   "Name a famous painter.", "Why is the sky blue?", "What is rain?", "Who wrote Hamlet?"]
+        batch = lambda m: (lambda: ChatBatch(m, tok, len(prompts)).say(prompts, max_new_tokens=32, min_new_tokens=32))
+        n = 32 * len(prompts)  # min_new_tokens: every reply is 32 tokens long
+        for label, m in (("fused, compiled", compiled["fused"]), ("exact, compiled", compiled["exact"]), ("fused, eager", snn["fused"])):
+            b, b_ann = paired(batch(m), batch(ann), repeat=3)
+            rows.append(dict(figure=f"batch of 8 conversations, tok/s, T=8, {label}", target="(reported)",
+                             measured=f"{b_ann / b:.3f} x ({n / b:.1f} vs {n / b_ann:.1f} tok/s)", met=""))
+            log(rows[-1])
+        # fidelity: the compiled float32 model's perplexity against the eager one's, on the first 1,024 Lee tokens
+        ppl = {k: math.exp(nll_and_top1(m, ids, 1024, 512, progress=False)[0].double().mean()) for k, m in
+               (("eager", snn["fused"]), ("compiled", compiled["fused"]))}
+    rel = abs(ppl["compiled"] / ppl["eager"] - 1)
+    rows.append(dict(figure="perplexity, compiled vs eager, T=8 fused (1,024 Lee tokens)", target="<= 1e-3 relative",
+                     measured=f"{rel:.2e} ({ppl['compiled']:.4f} vs {ppl['eager']:.4f})", met=rel <= 1e-3))
+    # the compile time again, from the Inductor cache this process filled
+    torch._dynamo.reset()
+    for e in ("fused", "exact"):
+        again = convert(ann, tok, 8, stats=stats, engine=e, progress=False)
+        again.compile()
+        compile_s[e]["cached"] = warm_up(again)
+    for e in ("fused", "exact"):
+        rows.append(dict(figure=f"compile time, {e} engine (first / from Inductor's cache)", target="<= 120 s first",
+                         measured=f"{compile_s[e]['first']:.0f} s / {compile_s[e]['cached']:.0f} s", met=compile_s[e]["first"] <= 120))
+    table = pd.DataFrame(rows)
+    record = dict(created=time.strftime("%Y-%m-%dT%H:%M:%S%z"), model=model_name, rows=rows, compile_s=compile_s, perplexity=ppl,
+                  versions={p: version(p) for p in ("stac_nb", "torch", "transformers")}, machine=dict(
+                      platform=platform.platform(), cpus=os.cpu_count(), torch_threads=torch.get_num_threads()),
+                  total_s=time.perf_counter() - start_run)
+    write_atomic(out/"speed.json", json.dumps(record, indent=1, default=str))
+    write_atomic(out/"speed.md", markdown(table) + "\n")
+    with pd.option_context("display.width", 220, "display.max_colwidth", 80):
+        print(f"\nspeed, {model_name}, {torch.get_num_threads()} threads, float32; {platform.platform()}\n")
+        print(table.to_string(index=False))
+
+if __name__ == "__main__":
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--model", default="smollm2-135m-instruct")
+    args = ap.parse_args()
+    main(args.model, HERE/"results"/("full" if args.model == "smollm2-135m-instruct" else "large"))
