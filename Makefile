@@ -56,10 +56,12 @@ bench: install
 bench-domains: install
 	$(BIN)/python bench/bench_domains.py
 
-# The larger model (after `make models`): float, T=8 and T=16 perplexity, times and peak memory (bench/results/large/).
+# The larger model (after `make models`): float, T=8 and T=16 perplexity, times, peak memory, and the speed rows
+# (compiled and eager) of bench_speed.py (bench/results/large/).
 bench-large: models
 	$(BIN)/python bench/bench_large.py
 	$(BIN)/python bench/bench_scale.py
+	$(BIN)/python bench/bench_speed.py --model qwen2.5-coder-1.5b-instruct
 
 # The checks that need a CUDA GPU (exactness, SmolLM2 T=8 fidelity, speed, the 1.5B model); on a CPU it says so and exits 0.
 gpu-check: install

@@ -84,7 +84,12 @@ def step_weights(coding:str, # "rate" or "fewspike"
     if coding == "rate": return torch.ones(T, dtype=dtype, device=device)
     return 2.0 ** torch.arange(T - 1, -1, -1, dtype=dtype, device=device)
 
-_cached_step_weights = functools.lru_cache(maxsize=64)(step_weights)  # built once per coding, T, dtype and device; never written to
+def _cache(fn):
+    "`fn` with an LRU cache of its results, except while `torch.compile` traces (which reads through caches, with a warning)."
+    memo = functools.lru_cache(maxsize=64)(fn)
+    return functools.wraps(fn)(lambda *args: fn(*args) if torch.compiler.is_compiling() else memo(*args))
+
+_cached_step_weights = _cache(step_weights)  # built once per coding, T, dtype and device; never written to
 
 class NeuronLayer(nn.Module):
     "A layer of `rate` or `fewspike` neurons: normalised input current in, spike train `[T, ...]` out."
@@ -120,7 +125,7 @@ class NeuronLayer(nn.Module):
     def extra_repr(self): return f"coding={self.coding!r}, T={self.T}, Q={self.Q}" + (", paired" if self.pair else "")
 
 # %% ../nbs/02_neurons.ipynb #f20d17f1
-@functools.lru_cache(maxsize=64)
+@_cache
 def _shifts(T:int, dtype:torch.dtype, device) -> torch.Tensor: return torch.arange(T - 1, -1, -1, dtype=dtype, device=device)
 
 def fewspike_train(levels:torch.Tensor, # integer-valued levels, |level| <= 2^T - 1
@@ -152,7 +157,7 @@ def _fewspike_kernel(self, inputs, states, **kwargs):
 HalvingThresholdNode.multi_step_functional_forward = _fewspike_kernel
 
 # %% ../nbs/02_neurons.ipynb #04e9d87e
-@functools.lru_cache(maxsize=64)
+@_cache
 def _rate_steps(T:int, dtype:torch.dtype, device) -> tuple:
     "`(t / T, t)` for t = 1..T, with t/T rounded as the neuron rounds it (built once; never written to)."
     frac = torch.tensor([t / T for t in range(1, T + 1)], dtype=dtype, device=device)
