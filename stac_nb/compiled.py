@@ -6,7 +6,8 @@
 from __future__ import annotations
 import time
 import torch
-from .calibrate import _get
+from transformers import AttentionInterface
+from .calibrate import _get, site_attention
 from .families import family_of
 
 # %% auto #0
@@ -47,6 +48,9 @@ def compile_layers(model, # a `SpikingLM` (its `compile()` calls this), or any m
     "Compile each decoder layer and the head of `model` with `torch.compile`, in place."
     if is_compiled(model): raise ValueError("this model is compiled already: compile a fresh copy (e.g. `snn.qann()`) instead")
     kwargs.setdefault("dynamic", True)
+    # the library's attention: a notebook stepped through in the same process may have registered its own copy, whose
+    # globals Dynamo would look up in `__main__`
+    AttentionInterface.register("stac_nb", site_attention)
     for i, block in enumerate(_get(model, family_of(model).blocks)):
         block.forward = _with_layer_cache(torch.compile(block.forward, **kwargs), i)
     model.lm_head.forward = _marked(torch.compile(model.lm_head.forward, **kwargs))
@@ -57,14 +61,16 @@ def is_compiled(model) -> bool:
 
 # %% ../nbs/04b_compiled.ipynb #70e76af8
 def warm_up(model, # a model, compiled or not
-            new_tokens:int=3, # decode steps after an 8-token prefill
+            new_tokens:int=3, # decode steps after each prefill
            ) -> float:
-    "Run one short greedy generation, so that a compiled model compiles now; returns its seconds (and clears the telemetry)."
+    "Run a short greedy chat (a prefill, decode steps, a second prefill on the cache), so that a compiled model compiles now."
     ids = torch.arange(8, device=next(model.parameters()).device)[None] % model.config.vocab_size
+    settings = dict(max_new_tokens=new_tokens, min_new_tokens=new_tokens, do_sample=False, pad_token_id=0)
     start = time.perf_counter()
     with torch.no_grad():
-        model.generate(ids, attention_mask=torch.ones_like(ids), max_new_tokens=new_tokens, min_new_tokens=new_tokens,
-                       do_sample=False, pad_token_id=0)
+        first = model.generate(ids, attention_mask=torch.ones_like(ids), return_dict_in_generate=True, **settings)
+        turn = torch.cat([first.sequences, ids], 1)  # a second turn: a prefill onto a cache that holds the first
+        model.generate(turn, attention_mask=torch.ones_like(turn), cache=first.cache, **settings)
     seconds = time.perf_counter() - start
     if hasattr(model, "reset_stats"): model.reset_stats()  # the warm-up's spikes are not the user's
     return seconds
