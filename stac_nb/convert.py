@@ -370,6 +370,9 @@ def load_spiking(path, # a directory written by `SpikingLM.save_pretrained`
     return model.to(resolve_device(device, model)).eval()
 
 # %% ../nbs/04_convert.ipynb #8368e84e
+@torch.compiler.disable
+def _keep(log:list, out:tuple): log.append(out[:2])  # eager even in a compiled model: Dynamo would guard on the list's length
+
 @contextlib.contextmanager
 def recording(model:nn.Module, # a `SpikingLM`, or its `qann()` (which records levels, and None for spikes)
              ):
@@ -377,8 +380,8 @@ def recording(model:nn.Module, # a `SpikingLM`, or its `qann()` (which records l
     seen = {s.name: [] for s in model.spiking_sites}
     def recorder(code, log):
         def record(x):
-            out = code(x)
-            log.append(out[:2])
+            out = code(x)  # compiled with the model, if it is (`04b_compiled`)
+            _keep(log, out)
             return out
         return record
     for s in model.spiking_sites: s._code = recorder(s._code, seen[s.name])  # shadows the method
