@@ -15,7 +15,7 @@ from .models import DEFAULT_MODEL, load_model
 from .data import DOMAINS, file_calibration_texts, load_text, read_text_file, write_text_atomic
 from .neurons import check_coding
 from .config import ConversionConfig, parse_pairs, timesteps_label
-from .distributed import init_distributed, is_main, print_main
+from .distributed import finish_distributed, init_distributed, is_main, print_main
 from .convert import SpikingModelError, convert, load_spiking, resolve_device, spiking_label
 from .chat import ChatSession, reply_agreement, validate, CHECKS
 from .compiled import warm_up
@@ -34,13 +34,15 @@ USER_ERRORS = (ValueError, OSError, SpikingModelError)  # OSError covers FileNot
 def run_command(main, # the command's body; returns an exit status (0, or 1 when a requested test failed)
                 *args, **kwargs) -> int:
     "Run a command body, turning user errors into one line on stderr and exit status 2."
-    try: return main(*args, **kwargs)
+    try: status = main(*args, **kwargs)
     except KeyboardInterrupt:
         print("interrupted: nothing was left half-written", file=sys.stderr)
-        return 130
+        status = 130
     except USER_ERRORS as e:
         print(f"error: {e}", file=sys.stderr)
-        return 2
+        status = 2
+    finish_distributed(wait=status in (0, 1))  # under torchrun: the ranks leave together, none aborts another
+    return status
 
 def write_json(path, obj):
     "Write `obj` as JSON to `path` atomically (`write_text_atomic`)."

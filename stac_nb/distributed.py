@@ -9,7 +9,8 @@ import torch
 import torch.distributed as dist
 
 # %% auto #0
-__all__ = ['init_distributed', 'world_size', 'rank', 'is_main', 'print_main', 'rank_share', 'gather_ordered', 'all_sum_']
+__all__ = ['init_distributed', 'world_size', 'rank', 'is_main', 'print_main', 'finish_distributed', 'rank_share',
+           'gather_ordered', 'all_sum_']
 
 # %% ../nbs/01b_distributed.ipynb #c7087556
 def init_distributed(backend:str|None=None, # "gloo" or "nccl"; None: NCCL when CUDA is available, else gloo
@@ -38,6 +39,13 @@ def is_main() -> bool:
 def print_main(*args, **kwargs):
     "`print` on rank 0 only: a command's output appears once, however many processes run it."
     if is_main(): print(*args, **kwargs)
+
+def finish_distributed(wait:bool=True, # meet the other ranks first (False on an error path, where some may never come)
+                      ):
+    "Leave the process group before the process exits (nothing to do alone)."
+    if not (dist.is_available() and dist.is_initialized()): return
+    if wait: dist.barrier()
+    dist.destroy_process_group()
 
 # %% ../nbs/01b_distributed.ipynb #becdeddf
 def rank_share(n:int, # number of items to split
