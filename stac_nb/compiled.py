@@ -11,7 +11,7 @@ from .calibrate import _get, site_attention
 from .families import family_of
 
 # %% auto #0
-__all__ = ['LayerCache', 'layer_cache', 'compile_layers', 'is_compiled', 'warm_up']
+__all__ = ['RECOMPILE_LIMIT', 'LayerCache', 'layer_cache', 'compile_layers', 'is_compiled', 'warm_up']
 
 # %% ../nbs/04b_compiled.ipynb #1b7d5543
 class LayerCache:
@@ -42,12 +42,16 @@ def _with_layer_cache(compiled, index:int):
         return compiled(*args, **kwargs)
     return _marked(forward)
 
+RECOMPILE_LIMIT = 64  # graphs per code object before Dynamo falls back to eager (its default: 8)
+
 def compile_layers(model, # a `SpikingLM` (its `compile()` calls this), or any model of a supported family
                    **kwargs, # for `torch.compile`; dynamic shapes unless `dynamic=` says otherwise
                   ):
     "Compile each decoder layer and the head of `model` with `torch.compile`, in place."
     if is_compiled(model): raise ValueError("this model is compiled already: compile a fresh copy (e.g. `snn.qann()`) instead")
     kwargs.setdefault("dynamic", True)
+    # all layers of all compiled models share one code object: room for every model's shape classes
+    torch._dynamo.config.recompile_limit = max(torch._dynamo.config.recompile_limit, RECOMPILE_LIMIT)
     # the library's attention: a notebook stepped through in the same process may have registered its own copy, whose
     # globals Dynamo would look up in `__main__`
     AttentionInterface.register("stac_nb", site_attention)
