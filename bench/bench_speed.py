@@ -8,6 +8,7 @@ compare like with like on a shared machine. Results go to bench/results/<model>/
 
     python bench/bench_speed.py                                        # SmolLM2-135M-Instruct (`make bench`)
     python bench/bench_speed.py --model qwen2.5-coder-1.5b-instruct    # the larger model (`make bench-large`)
+    python bench/bench_speed.py --model qwen2.5-coder-1.5b-instruct --batch_only    # its batch, perplexity, compile rows
 """
 import argparse, json, math, os, platform, sys, tempfile, time
 from importlib.metadata import version
@@ -33,7 +34,7 @@ def paired(fn, base, repeat=5):
             start = time.perf_counter(); f(); out.append(time.perf_counter() - start)
     return sorted(a)[repeat // 2], sorted(b)[repeat // 2]
 
-def main(model_name:str, out:Path):
+def main(model_name:str, out:Path, batch_only:bool=False):
     from stac_nb.calibrate import calibrate
     from stac_nb.chat import ChatBatch
     from stac_nb.compiled import warm_up
@@ -62,8 +63,9 @@ def main(model_name:str, out:Path):
     prefill = lambda m: (lambda: m(input_ids=prompt, use_cache=False))
     rows = []
     with torch.no_grad():
-        for label, m, engine in (("fused, compiled", compiled["fused"], "fused"), ("exact, compiled", compiled["exact"], "exact"),
-                                 ("fused, eager", snn["fused"], "fused"), ("exact, eager", snn["exact"], "exact")):
+        singles = (("fused, compiled", compiled["fused"], "fused"), ("exact, compiled", compiled["exact"], "exact"),
+                   ("fused, eager", snn["fused"], "fused"), ("exact, eager", snn["exact"], "exact"))
+        for label, m, engine in singles[:0] if batch_only else singles:
             d, d_ann = paired(decode(m), decode(ann))
             p, p_ann = paired(prefill(m), prefill(ann))
             for what, x, unit in (("decode", d_ann / d, f"{32 / d:.1f} vs {32 / d_ann:.1f} tok/s"),
@@ -104,8 +106,9 @@ def main(model_name:str, out:Path):
                   versions={p: version(p) for p in ("stac_nb", "torch", "transformers")}, machine=dict(
                       platform=platform.platform(), cpus=os.cpu_count(), torch_threads=torch.get_num_threads()),
                   total_s=time.perf_counter() - start_run)
-    write_atomic(out/"speed.json", json.dumps(record, indent=1, default=str))
-    write_atomic(out/"speed.md", markdown(table) + "\n")
+    name = "speed_batch" if batch_only else "speed"
+    write_atomic(out/f"{name}.json", json.dumps(record, indent=1, default=str))
+    write_atomic(out/f"{name}.md", markdown(table) + "\n")
     with pd.option_context("display.width", 220, "display.max_colwidth", 80):
         print(f"\nspeed, {model_name}, {torch.get_num_threads()} threads, float32; {platform.platform()}\n")
         print(table.to_string(index=False))
@@ -113,5 +116,6 @@ def main(model_name:str, out:Path):
 if __name__ == "__main__":
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", default="smollm2-135m-instruct")
+    ap.add_argument("--batch_only", action="store_true", help="only the batch, perplexity and compile rows (speed_batch.*)")
     args = ap.parse_args()
-    main(args.model, HERE/"results"/("full" if args.model == "smollm2-135m-instruct" else "large"))
+    main(args.model, HERE/"results"/("full" if args.model == "smollm2-135m-instruct" else "large"), args.batch_only)
