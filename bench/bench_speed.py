@@ -65,7 +65,7 @@ def main(model_name:str, out:Path, batch_only:bool=False):
     with torch.no_grad():
         singles = (("fused, compiled", compiled["fused"], "fused"), ("exact, compiled", compiled["exact"], "exact"),
                    ("fused, eager", snn["fused"], "fused"), ("exact, eager", snn["exact"], "exact"))
-        for label, m, engine in singles[:0] if batch_only else singles:
+        for label, m, engine in () if batch_only else singles:
             d, d_ann = paired(decode(m), decode(ann))
             p, p_ann = paired(prefill(m), prefill(ann))
             for what, x, unit in (("decode", d_ann / d, f"{32 / d:.1f} vs {32 / d_ann:.1f} tok/s"),
