@@ -4,14 +4,15 @@
 
 # %% ../nbs/04b_compiled.ipynb #e3a148fc
 from __future__ import annotations
-import time
+import inspect, time, types, weakref
 import torch
 from transformers import AttentionInterface
 from .calibrate import _get, site_attention
 from .families import family_of
 
 # %% auto #0
-__all__ = ['RECOMPILE_LIMIT', 'LayerCache', 'layer_cache', 'compile_layers', 'is_compiled', 'warm_up']
+__all__ = ['PER_LAYER', 'RECOMPILE_LIMIT', 'LayerCache', 'layer_cache', 'structure', 'module_guards_off', 'compile_options',
+           'compile_layers', 'is_compiled', 'warm_up']
 
 # %% ../nbs/04b_compiled.ipynb #1b7d5543
 class LayerCache:
@@ -29,6 +30,65 @@ def layer_cache(cache, # what the model passes its layers: a Hugging Face `Cache
         while len(cache.layers) <= index: cache.layers.append(cache.layer_class_to_replicate())
     return LayerCache(cache.layers[index])
 
+# %% ../nbs/04b_compiled.ipynb #9fe2389d
+PER_LAYER = ("layer_idx", "name")  # differ from layer to layer, and no compiled step reads them
+
+def _reachable(module:torch.nn.Module, path:str="", seen=None):
+    "`(path, module)` for `module` and every module it holds, registered or in a plain attribute (sites are), each once."
+    seen = set() if seen is None else seen
+    if id(module) in seen: return
+    seen.add(id(module))
+    yield path, module
+    held = [*module._modules.items()] + [(k, v) for k, v in vars(module).items() if not k.startswith("_")]
+    for name, value in held:
+        items = value.items() if isinstance(value, dict) else [(None, value)]
+        for key, m in items:
+            if isinstance(m, torch.nn.Module): yield from _reachable(m, f"{path}.{name}" + (f"[{key}]" if key else ""), seen)
+
+def structure(module:torch.nn.Module) -> tuple:
+    "What a compiled forward of `module` takes as constants: module types, settings, hooks, tensor shapes (not values)."
+    simple = (bool, int, float, str, type(None), tuple, torch.dtype, torch.device)
+    rows = []
+    for path, m in _reachable(module):
+        state = vars(m)
+        settings = sorted((k, repr(v)) for k, v in state.items()
+                          if isinstance(v, simple) and not k.startswith("_") and k not in PER_LAYER)
+        overrides = sorted(k for k, v in state.items() if callable(v) and not isinstance(v, torch.nn.Module))
+        tensors = [(k, tuple(t.shape), t.dtype, t.device) for k, t in {**m._parameters, **m._buffers}.items() if t is not None]
+        hooks = (len(m._forward_pre_hooks), len(m._forward_hooks))
+        rows.append((path, type(m), tuple(settings), tuple(overrides), tuple(tensors), hooks))
+    return tuple(rows)
+
+def _plain_method(forward) -> bool:
+    "Whether `forward` is a bound method of a Python function, which `_own_copy` can copy."
+    return inspect.ismethod(forward) and isinstance(forward.__func__, types.FunctionType)
+
+def _own_copy(module, copies:dict):
+    "The copy of `module`'s forward function for the modules of its structure, with a code object of its own."
+    fn = module.forward.__func__
+    key = (fn, structure(module))
+    if key not in copies:
+        copy = types.FunctionType(fn.__code__.replace(), fn.__globals__, fn.__name__, fn.__defaults__, fn.__closure__)
+        copy.__kwdefaults__, copy.__qualname__ = fn.__kwdefaults__, fn.__qualname__
+        copies[key] = copy
+    return copies[key]
+
+def module_guards_off(modules:list, # the modules whose forward has a code object of its own (`_own_copy`)
+                     ):
+    "A `guard_filter_fn`: no guards on modules in frames of `modules`' own forwards; every guard anywhere else."
+    own = weakref.WeakSet(modules)
+    def keep(entries):
+        frame_self = next((e.value for e in entries if e.name == "self" and e.has_value), None)
+        if frame_self is None or frame_self not in own: return [True] * len(entries)  # e.g. a site after a graph break
+        return torch.compiler.skip_guard_on_all_nn_modules_unsafe(entries)
+    return keep
+
+def compile_options(modules:list, # the modules to compile, each with its own code object for its structure (`_own_copy`)
+                   ) -> dict:
+    "The `torch.compile` options `compile_layers` adds: the C++ wrapper on CPU, and `module_guards_off(modules)`."
+    on_cpu = all(p.device.type == "cpu" for m in modules for p in m.parameters())
+    return {**({"cpp_wrapper": True} if on_cpu else {}), "guard_filter_fn": module_guards_off(modules)}
+
 # %% ../nbs/04b_compiled.ipynb #b7b35968
 def _marked(forward):
     forward.stac_compiled = True  # `shared_copy` drops it: a copy runs eager
@@ -45,19 +105,24 @@ def _with_layer_cache(compiled, index:int):
 RECOMPILE_LIMIT = 64  # graphs per code object before Dynamo falls back to eager (its default: 8)
 
 def compile_layers(model, # a `SpikingLM` (its `compile()` calls this), or any model of a supported family
-                   **kwargs, # for `torch.compile`; dynamic shapes unless `dynamic=` says otherwise
+                   **kwargs, # for `torch.compile`; dynamic shapes and `compile_options` unless these say otherwise
                   ):
     "Compile each decoder layer and the head of `model` with `torch.compile`, in place."
     if is_compiled(model): raise ValueError("this model is compiled already: compile a fresh copy (e.g. `snn.qann()`) instead")
-    kwargs.setdefault("dynamic", True)
-    # all layers of all compiled models share one code object: room for every model's shape classes
+    modules = [*_get(model, family_of(model).blocks), model.lm_head]
+    owned = all(_plain_method(m.forward) for m in modules)  # else (e.g. accelerate's hooks) the shared forward, all guards
+    options = compile_options(modules) if owned else {}
+    kwargs = {"dynamic": True, **kwargs, "options": {**options, **(kwargs.get("options") or {})}}
+    # one code object per structure: room for every shape class of its layers
     torch._dynamo.config.recompile_limit = max(torch._dynamo.config.recompile_limit, RECOMPILE_LIMIT)
     # the library's attention: a notebook stepped through in the same process may have registered its own copy, whose
     # globals Dynamo would look up in `__main__`
     AttentionInterface.register("stac_nb", site_attention)
-    for i, block in enumerate(_get(model, family_of(model).blocks)):
-        block.forward = _with_layer_cache(torch.compile(block.forward, **kwargs), i)
-    model.lm_head.forward = _marked(torch.compile(model.lm_head.forward, **kwargs))
+    copies = {}  # (function, structure) -> its own copy: modules of one structure share its compiled graphs
+    for i, m in enumerate(modules):
+        forward = types.MethodType(_own_copy(m, copies), m) if owned else m.forward
+        compiled = torch.compile(forward, **kwargs)
+        m.forward = _marked(compiled) if m is model.lm_head else _with_layer_cache(compiled, i)
 
 def is_compiled(model) -> bool:
     "Whether `model`'s decoder layers run compiled (`compile_layers`)."

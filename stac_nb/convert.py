@@ -26,13 +26,21 @@ from .kernels import READOUT_SUMS, spike_readout, time_sum
 from .neurons import NeuronLayer, check_coding, max_level, quantize_levels
 
 # %% auto #0
-__all__ = ['ENGINES', 'TELEMETRY', 'SITE_KINDS', 'FORMAT_VERSION', 'SpikingSite', 'resolve_sites', 'SpikingLM', 'spiking_class',
-           'resolve_device', 'resolve_site_settings', 'convert', 'spiking_label', 'SpikingModelError', 'save_spiking',
-           'load_spiking', 'recording', 'levels_differ']
+__all__ = ['ENGINES', 'TELEMETRY', 'RECORDINGS', 'SITE_KINDS', 'FORMAT_VERSION', 'SpikingSite', 'resolve_sites', 'SpikingLM',
+           'spiking_class', 'resolve_device', 'resolve_site_settings', 'convert', 'spiking_label', 'SpikingModelError',
+           'save_spiking', 'load_spiking', 'recording', 'levels_differ']
 
 # %% ../nbs/04_convert.ipynb #453213ce
 ENGINES = ("fused", "exact", "stepped")
 TELEMETRY = (*READOUT_SUMS, "elements", "tokens", "sops")  # the running float64 sums in `SpikingSite.telemetry`
+# open `recording`s: each recorded site's list, by the identity of its telemetry tensor, which a compiled layer hands
+# over as it is (Dynamo bakes Python attributes such as names into the graph that one layer's structure shares)
+RECORDINGS = {}
+
+@torch.compiler.disable
+def _keep(telemetry, out:tuple):  # eager even in a compiled model: Dynamo would guard on the list's length
+    log = RECORDINGS.get(id(telemetry))
+    if log is not None: log.append(out[:2])
 
 class SpikingSite(Site):
     "A quantizer site with a layer of spiking neurons: spikes drive what it feeds; `qann` mode rounds, `float` mode passes."
@@ -56,6 +64,12 @@ class SpikingSite(Site):
         return spikes, value
 
     def _code(self, x):
+        "`(spikes or None, levels, value)` of `x`, kept for `recording` while one is open."
+        out = self._compute(x)
+        if RECORDINGS: _keep(self.telemetry, out)  # Dynamo guards on the registry being empty: no cost when closed
+        return out
+
+    def _compute(self, x):
         "`(spikes or None, levels, value)` of `x`; in `snn` mode the readout decodes the spikes and adds them to the telemetry."
         if self.mode == "float": return None, None, x  # the float model: the site hands its input on
         scale = native_shape(self.kind, self.scale)
@@ -370,24 +384,17 @@ def load_spiking(path, # a directory written by `SpikingLM.save_pretrained`
     return model.to(resolve_device(device, model)).eval()
 
 # %% ../nbs/04_convert.ipynb #8368e84e
-@torch.compiler.disable
-def _keep(log:list, out:tuple): log.append(out[:2])  # eager even in a compiled model: Dynamo would guard on the list's length
-
 @contextlib.contextmanager
 def recording(model:nn.Module, # a `SpikingLM`, or its `qann()` (which records levels, and None for spikes)
              ):
     "Record every spiking site's `(spikes, levels)` at each call within the block: `{site name: [(spikes, levels), ...]}`."
-    seen = {s.name: [] for s in model.spiking_sites}
-    def recorder(code, log):
-        def record(x):
-            out = code(x)  # compiled with the model, if it is (`04b_compiled`)
-            _keep(log, out)
-            return out
-        return record
-    for s in model.spiking_sites: s._code = recorder(s._code, seen[s.name])  # shadows the method
+    sites = model.spiking_sites
+    if any(id(s.telemetry) in RECORDINGS for s in sites): raise ValueError("this model is being recorded already")
+    seen = {s.name: [] for s in sites}
+    RECORDINGS.update({id(s.telemetry): seen[s.name] for s in sites})
     try: yield seen
     finally:
-        for s in model.spiking_sites: del s._code
+        for s in sites: del RECORDINGS[id(s.telemetry)]
 
 def levels_differ(a:dict, b:dict, # recordings of two runs (`recording`), sites called with the same shapes
                  ) -> int:
