@@ -83,11 +83,13 @@ def module_guards_off(modules:list, # the modules whose forward has a code objec
         return torch.compiler.skip_guard_on_all_nn_modules_unsafe(entries)
     return keep
 
-def compile_options(modules:list, # the modules to compile, each with its own code object for its structure (`_own_copy`)
+def compile_options(modules:list, # the modules to compile
+                    owned:bool=True, # whether each has its own code object for its structure (`_own_copy`)
                    ) -> dict:
-    "The `torch.compile` options `compile_layers` adds: the C++ wrapper on CPU, and `module_guards_off(modules)`."
-    on_cpu = all(p.device.type == "cpu" for m in modules for p in m.parameters())
-    return {**({"cpp_wrapper": True} if on_cpu else {}), "guard_filter_fn": module_guards_off(modules)}
+    "The `torch.compile` options `compile_layers` adds: the C++ wrapper on CPU, and `module_guards_off` if `owned`."
+    options = {"cpp_wrapper": True} if all(p.device.type == "cpu" for m in modules for p in m.parameters()) else {}
+    if owned: options["guard_filter_fn"] = module_guards_off(modules)
+    return options
 
 # %% ../nbs/04b_compiled.ipynb #b7b35968
 def _marked(forward):
@@ -111,8 +113,7 @@ def compile_layers(model, # a `SpikingLM` (its `compile()` calls this), or any m
     if is_compiled(model): raise ValueError("this model is compiled already: compile a fresh copy (e.g. `snn.qann()`) instead")
     modules = [*_get(model, family_of(model).blocks), model.lm_head]
     owned = all(_plain_method(m.forward) for m in modules)  # else (e.g. accelerate's hooks) the shared forward, all guards
-    options = compile_options(modules) if owned else {}
-    kwargs = {"dynamic": True, **kwargs, "options": {**options, **(kwargs.get("options") or {})}}
+    kwargs = {"dynamic": True, **kwargs, "options": {**compile_options(modules, owned), **(kwargs.get("options") or {})}}
     # one code object per structure: room for every shape class of its layers
     torch._dynamo.config.recompile_limit = max(torch._dynamo.config.recompile_limit, RECOMPILE_LIMIT)
     # the library's attention: a notebook stepped through in the same process may have registered its own copy, whose
