@@ -49,6 +49,7 @@ test-slow: models
 bench: install
 	$(BIN)/python bench/bench.py
 	$(BIN)/python bench/bench_speed.py
+	$(BIN)/python bench/bench_int8.py
 	$(BIN)/python bench/bench_domains.py
 
 # Fidelity off the calibration domain: perplexity per domain (news, code, docs, chat) and the worst, at T=6-16, three
@@ -56,10 +57,11 @@ bench: install
 bench-domains: install
 	$(BIN)/python bench/bench_domains.py
 
-# The larger model (after `make models`): float, T=8 and T=16 perplexity, times, peak memory, and the speed rows
-# (compiled and eager) of bench_speed.py (bench/results/large/).
+# The larger model (after `make models`): float, T=8 and T=16 perplexity, times, peak memory, repeats and recall over
+# the conversations of 01_data, and the speed rows (compiled and eager) of bench_speed.py (bench/results/large/).
 bench-large: models
 	$(BIN)/python bench/bench_large.py
+	$(BIN)/python bench/bench_large.py --conversations
 	$(BIN)/python bench/bench_scale.py
 	$(BIN)/python bench/bench_speed.py --model qwen2.5-coder-1.5b-instruct
 

@@ -10,8 +10,14 @@ Three tables, one run, this machine; tables and the run record go to `bench/resu
 3. a coding chat: the float model answers three coding conversations of three turns; each converted model is scored by
    teacher-forced agreement with its replies, and the T=8 spiking model writes its own reply to each first turn.
 
+`--conversations` measures instead what the 135M model could not show: over the evaluation and validation conversations
+of `01_data` (free-running replies beside the float model's, `conversation_fidelity`), does the spiking model repeat an
+earlier reply where the float model does not, and does it recall the facts of earlier turns whenever the float model
+does? Tables go to `conversations.md` and `conversations.json`.
+
     python bench/bench_large.py                    # 1,024 tokens, 8 calibration chunks of 1,024 tokens
     python bench/bench_large.py --calib-samples 2  # shorter
+    python bench/bench_large.py --conversations    # repeats and recall at T = 8 and 16 (about 40 minutes)
 """
 import argparse, json, math, time
 from importlib.metadata import version
@@ -115,6 +121,37 @@ def main(model:str, out:Path, calib_samples:int, calib_len:int, tokens:int, reci
     write_atomic(out/"table.md", report + "\n")
     print(report); print({k: v for k, v in record.items() if k not in ("rows", "recipe_rows", "chat", "replies")})
 
+def conversations(model:str, out:Path, calib_samples:int, calib_len:int, reply_tokens:int=48):
+    "Teacher-forced agreement, new repeats and missed recalls of the defaults at T = 8 and 16 on two conversation splits."
+    from stac_nb.calibrate import calibrate
+    from stac_nb.chat import conversation_fidelity
+    from stac_nb.convert import convert
+    from stac_nb.data import calibration_texts, conversations as split_conversations
+    from stac_nb.models import load_model
+    torch.manual_seed(SEED)
+    torch.set_num_threads(2)
+    start = time.perf_counter()
+    ann, tok = load_model(model)
+    calib = calibration_texts(calib_samples, calib_len, tok, SEED)
+    stats = calibrate(ann, tok, n=calib_samples, length=calib_len, progress=False, texts=calib)
+    rows, per_conversation = [], {}
+    for T in (8, 16):
+        snn = convert(ann, tok, stats=stats, timesteps=T, progress=False)
+        for split in ("evaluation", "validation"):
+            f = conversation_fidelity(ann, snn, tok, split_conversations(split), max_new_tokens=reply_tokens)
+            per_conversation[f"{split} T={T}"] = f.reset_index().to_dict("records")
+            rows.append(dict(split=split, T=T, conversations=len(f), turns=int(f.turns.sum()), mean_agreement=f.agreement.mean(),
+                             worst_agreement=f.agreement.min(), new_repeats=int(f.new_repeats.sum()),
+                             recalled_by_float=int(f.recalled_ann.sum()), recall_missed=int(f.recall_missed.sum())))
+            print(rows[-1], f"[{time.perf_counter() - start:.0f} s]", flush=True)
+    record = dict(model=model, calib_samples=calib_samples, calib_len=calib_len, reply_tokens=reply_tokens, seed=SEED,
+                  total_s=round(time.perf_counter() - start, 1), rows=rows, conversations=per_conversation,
+                  versions={p: version(p) for p in ("torch", "transformers", "spikingjelly", "stac_nb")})
+    report = f"### Conversations of `01_data`: the defaults beside the float model ({model})\n\n{markdown(pd.DataFrame(rows))}\n"
+    write_atomic(out/"conversations.json", json.dumps(record, indent=1))
+    write_atomic(out/"conversations.md", report)
+    print(report)
+
 if __name__ == "__main__":
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", default="qwen2.5-coder-1.5b-instruct", help="a Qwen2 or bias-free Llama model")
@@ -124,5 +161,7 @@ if __name__ == "__main__":
     ap.add_argument("--tokens", type=int, default=1024)
     ap.add_argument("--recipe-tokens", type=int, default=256)
     ap.add_argument("--chat-tokens", type=int, default=64, help="reply length in the coding chat")
+    ap.add_argument("--conversations", action="store_true", help="only the repeats-and-recall table (see above)")
     a = ap.parse_args()
-    main(a.model, a.out, a.calib_samples, a.calib_len, a.tokens, a.recipe_tokens, a.chat_tokens)
+    if a.conversations: conversations(a.model, a.out, a.calib_samples, a.calib_len)
+    else: main(a.model, a.out, a.calib_samples, a.calib_len, a.tokens, a.recipe_tokens, a.chat_tokens)
