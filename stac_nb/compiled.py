@@ -9,6 +9,7 @@ import torch
 from transformers import AttentionInterface
 from .calibrate import _get, site_attention
 from .families import family_of
+from .kernels import available
 
 # %% auto #0
 __all__ = ['PER_LAYER', 'RECOMPILE_LIMIT', 'LayerCache', 'layer_cache', 'structure', 'module_guards_off', 'compile_options',
@@ -119,6 +120,7 @@ def compile_layers(model, # a `SpikingLM` (its `compile()` calls this), or any m
     # the library's attention: a notebook stepped through in the same process may have registered its own copy, whose
     # globals Dynamo would look up in `__main__`
     AttentionInterface.register("stac_nb", site_attention)
+    available(torch.zeros(1))  # build the spike kernels before tracing: compiled fused sites call their one-pass operator
     copies = {}  # (function, structure) -> its own copy: modules of one structure share its compiled graphs
     for i, m in enumerate(modules):
         forward = types.MethodType(_own_copy(m, copies), m) if owned else m.forward

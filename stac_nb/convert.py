@@ -22,7 +22,7 @@ from .calibrate import (CalibrationStats, Site, attach_sites, calibrate, grouped
                               shared_copy, site_scale)
 from .distributed import world_size
 from .config import ConversionConfig, site_levels, timesteps_label
-from .kernels import READOUT_SUMS, spike_readout, time_sum
+from .kernels import READOUT_SUMS, fewspike_site, spike_readout, time_sum, use_site_op
 from .neurons import NeuronLayer, check_coding, max_level, quantize_levels
 
 # %% auto #0
@@ -78,12 +78,21 @@ class SpikingSite(Site):
         if self.mode == "qann":
             levels = quantize_levels(u, self.neurons.Q)
             return None, levels, (levels * scale).to(x.dtype)
-        spikes = self.neurons.stepped(u) if self.engine == "stepped" else self.neurons(u)  # [T, *u.shape]
-        levels, value, sums = spike_readout(spikes, xs, u, scale, self.neurons.step_weights(spikes.dtype, spikes.device), self.neurons.Q)
+        weights = self.neurons.step_weights(u.dtype, u.device)
+        if self._one_pass(u):  # compiled, and no spike plane is read: neurons and readout in one pass (`02a_kernels`)
+            spikes, (levels, value, sums) = None, fewspike_site(xs, u, scale, weights, self.neurons.T)
+        else:
+            spikes = self.neurons.stepped(u) if self.engine == "stepped" else self.neurons(u)  # [T, *u.shape]
+            levels, value, sums = spike_readout(spikes, xs, u, scale, weights, self.neurons.Q)
         self.tally["last_count"] = sums[0]
         tokens = x.numel() // (math.prod(self.channels) * (x.shape[-1] if self.kind == "p" else 1))
         self.telemetry[:-1].add_(torch.cat([sums, sums.new_tensor([x.numel(), tokens])]))  # in-place: a tensor op costs microseconds
         return spikes, levels, value.to(x.dtype)  # the products run in the model's dtype
+
+    def _one_pass(self, u) -> bool:
+        "Whether `fewspike_site` computes this call: compiled fused few-spike neurons, no `recording` open."
+        return (torch.compiler.is_compiling() and self.engine == "fused" and self.neurons.coding == "fewspike"
+                and not RECORDINGS and use_site_op(u, self.neurons.T))
 
     @property
     def level_scale(self): return None if self.mode == "float" else native_shape(self.kind, self.scale)
@@ -96,7 +105,7 @@ class SpikingSite(Site):
                     sq_sum=t["sq_sum"])
 
     def _drive(self, spikes, op, fan_out, scale=True):
-        "Apply `op` (linear in its input) to each step's spike plane (times the scale), summing the steps by weight."
+        "Count the synaptic operations; in the exact engines, apply `op` (linear) to each step's spike plane (times the scale)."
         self.telemetry[-1:].add_(self.tally["last_count"], alpha=fan_out)  # synaptic operations
         if self.engine == "fused": return None
         y = op(spikes * native_shape(self.kind, self.scale) if scale else spikes)
@@ -104,7 +113,7 @@ class SpikingSite(Site):
 
     def linear(self, x, weight, bias=None):
         spikes, value = self.once(x)
-        y = None if spikes is None else self._drive(spikes, lambda z: F.linear(z.to(weight.dtype), weight), weight.shape[0])
+        y = None if self.mode != "snn" else self._drive(spikes, lambda z: F.linear(z.to(weight.dtype), weight), weight.shape[0])
         if y is None: return F.linear(value, weight, bias)
         return y if bias is None else y + bias
 
@@ -112,11 +121,11 @@ class SpikingSite(Site):
         product = lambda z, o: grouped_matmul(z.to(o.dtype), o)  # per key-value head group: no repeated K or V
         if other_scale is None:
             spikes, value = self.encode(x)
-            y = None if spikes is None else self._drive(spikes, lambda z: product(z, other), other.shape[-1])
+            y = None if self.mode != "snn" else self._drive(spikes, lambda z: product(z, other), other.shape[-1])
             return product(value, other) if y is None else y
         # `other` holds integer levels of per-column scale `other_scale`; this site's scale is constant along the contraction
         spikes, levels = self.quantize(x)
-        y = None if spikes is None else self._drive(spikes, lambda z: product(z, other), other.shape[-1], scale=False)
+        y = None if self.mode != "snn" else self._drive(spikes, lambda z: product(z, other), other.shape[-1], scale=False)
         return (product(levels, other) if y is None else y) * (native_shape(self.kind, self.scale) * other_scale)
 
     def reset_stats(self): self.telemetry.zero_()

@@ -9,12 +9,13 @@ from pathlib import Path
 import torch
 
 # %% auto #0
-__all__ = ['DTYPES', 'READOUT_SUMS', 'available', 'kernels_off', 'use_kernels', 'time_sum', 'fewspike_neuron', 'spike_readout',
-           'readout_reference']
+__all__ = ['DTYPES', 'ISA_FLAGS', 'READOUT_SUMS', 'available', 'kernels_off', 'use_kernels', 'time_sum', 'fewspike_neuron',
+           'spike_readout', 'readout_reference', 'use_site_op', 'fewspike_site']
 
 # %% ../nbs/02a_kernels.ipynb #1eeb75e2
 _SOURCE = r'''
 #include <torch/extension.h>
+#include <torch/library.h>
 #include <ATen/Parallel.h>
 #include <cmath>
 #include <vector>
@@ -73,6 +74,37 @@ std::vector<at::Tensor> fewspike_neuron(const at::Tensor& u_in, int64_t T) {
   return {spikes, v_pos, v_neg};
 }
 
+// value = levels * scale and the five sums, from the levels and each chunk's whole-number counts.
+static std::vector<at::Tensor> finish_readout(const at::Tensor& levels, const at::Tensor& x_in, const at::Tensor& scale,
+                                              const std::vector<int64_t>& count, const std::vector<int64_t>& net,
+                                              const std::vector<int64_t>& clipped) {
+  const int64_t n = levels.numel(), chunks = int64_t(count.size());
+  at::Tensor value = levels * scale;  // broadcasts the per-channel scale as the site's tensor needs
+  TORCH_CHECK(value.sizes() == levels.sizes(), "scale must broadcast to u's shape");
+  const at::Tensor x = x_in.contiguous(), v = value.contiguous();
+  std::vector<double> err(chunks), total(chunks);
+  AT_DISPATCH_FLOATING_TYPES(v.scalar_type(), "spike_readout_error", [&] {
+    const scalar_t *px = x.data_ptr<scalar_t>(), *pv = v.data_ptr<scalar_t>();
+    at::parallel_for(0, chunks, 1, [&](int64_t c0, int64_t c1) {
+      for (int64_t c = c0; c < c1; ++c) {
+        double e = 0, t = 0;
+        for (int64_t i = c * CHUNK, end = std::min(n, (c + 1) * CHUNK); i < end; ++i) {
+          const double d = double(px[i]) - double(pv[i]);
+          e += d * d;
+          t += double(px[i]) * double(px[i]);
+        }
+        err[c] = e; total[c] = t;
+      }
+    });
+  });
+  at::Tensor stats = at::zeros({5}, levels.options().dtype(at::kDouble));
+  double* st = stats.data_ptr<double>();
+  for (int64_t c = 0; c < chunks; ++c) {  // in chunk order: the same sums on any number of threads
+    st[0] += double(count[c]); st[1] += double(net[c]); st[2] += double(clipped[c]); st[3] += err[c]; st[4] += total[c];
+  }
+  return {levels, value, stats};
+}
+
 // Levels sum_k w_k s_k of a spike train [T, ...], value = levels * scale, and five sums:
 // spikes, net spikes, clipped (|u| >= Q + 1/2), sum (x - value)^2, sum x^2.
 std::vector<at::Tensor> spike_readout(const at::Tensor& spikes_in, const at::Tensor& x_in, const at::Tensor& u_in,
@@ -114,50 +146,103 @@ std::vector<at::Tensor> spike_readout(const at::Tensor& spikes_in, const at::Ten
       }
     });
   });
-  at::Tensor value = levels * scale;  // broadcasts the per-channel scale as the site's tensor needs
-  TORCH_CHECK(value.sizes() == u.sizes(), "spike_readout: scale must broadcast to u's shape");
-  const at::Tensor x = x_in.contiguous(), v = value.contiguous();
-  std::vector<double> err(chunks), total(chunks);
-  AT_DISPATCH_FLOATING_TYPES(v.scalar_type(), "spike_readout_error", [&] {
-    const scalar_t *px = x.data_ptr<scalar_t>(), *pv = v.data_ptr<scalar_t>();
+  return finish_readout(levels, x_in, scale, count, net, clipped);
+}
+
+// Few-spike neurons and their readout in one pass, for a site whose spikes drive nothing but the readout (the fused
+// engine, compiled): each neuron's spikes (the signed binary digits of its level) are made in registers, decoded with the
+// step weights and counted, and no spike plane is stored. The same levels, values and sums as `fewspike_neuron` and then
+// `spike_readout`. T <= 30.
+std::tuple<at::Tensor, at::Tensor, at::Tensor> fewspike_site(const at::Tensor& x, const at::Tensor& u_in, const at::Tensor& scale,
+                                                             const at::Tensor& weights_in, int64_t T) {
+  for (const at::Tensor* t : {&x, &scale, &weights_in})
+    TORCH_CHECK(t->device() == u_in.device() && t->scalar_type() == u_in.scalar_type(),
+                "fewspike_site: x, u, scale and weights must share u's device and dtype");
+  TORCH_CHECK(T >= 1 && T <= 30 && weights_in.numel() == T && x.sizes() == u_in.sizes(),
+              "fewspike_site: 1 <= T <= 30, weights [T] and x of u's shape");
+  const at::Tensor u = u_in.contiguous(), weights = weights_in.contiguous();
+  const int64_t n = u.numel(), chunks = (n + CHUNK - 1) / CHUNK;
+  at::Tensor levels = at::empty(u.sizes(), u.options());
+  std::vector<int64_t> count(chunks), net(chunks), clipped(chunks);
+  AT_DISPATCH_FLOATING_TYPES(u.scalar_type(), "fewspike_site", [&] {
+    const scalar_t *pw = weights.data_ptr<scalar_t>(), *pu = u.data_ptr<scalar_t>();
+    scalar_t* pl = levels.data_ptr<scalar_t>();
+    const int32_t Q = int32_t((int64_t(1) << T) - 1);
+    const scalar_t edge = scalar_t(Q) + scalar_t(0.5);
     at::parallel_for(0, chunks, 1, [&](int64_t c0, int64_t c1) {
+      int32_t mag[BLOCK], sign[BLOCK];
       for (int64_t c = c0; c < c1; ++c) {
-        double e = 0, t = 0;
-        for (int64_t i = c * CHUNK, end = std::min(n, (c + 1) * CHUNK); i < end; ++i) {
-          const double d = double(px[i]) - double(pv[i]);
-          e += d * d;
-          t += double(px[i]) * double(px[i]);
+        int64_t cnt = 0, nt = 0, clp = 0;
+        for (int64_t b = c * CHUNK, end = std::min(n, (c + 1) * CHUNK); b < end; b += BLOCK) {
+          const int64_t m = std::min(end, b + BLOCK) - b;
+          scalar_t* l = pl + b;
+          const scalar_t* ub = pu + b;
+          int32_t fired = 0, net_fired = 0, beyond = 0;  // a block's counts fit 32 bits: vector lanes
+          for (int64_t i = 0; i < m; ++i) {
+            const int32_t level = level_of<scalar_t, int32_t>(ub[i], Q);
+            mag[i] = level < 0 ? -level : level;
+            sign[i] = int32_t(level > 0) - int32_t(level < 0);
+            const int32_t spikes = __builtin_popcount(uint32_t(mag[i] & Q));  // a spike per 1 digit (of T: Q rounds up in float32)
+            fired += spikes; net_fired += spikes * sign[i]; beyond += std::abs(ub[i]) >= edge;
+            l[i] = 0;
+          }
+          cnt += fired; nt += net_fired; clp += beyond;
+          for (int64_t k = 0; k < T; ++k) {  // the readout: sum_k w_k s_k, each spike s_k made from the level's digit k
+            const scalar_t w = pw[k];
+            const int shift = int(T - 1 - k);
+            for (int64_t i = 0; i < m; ++i) l[i] += w * scalar_t(((mag[i] >> shift) & 1) * sign[i]);
+          }
         }
-        err[c] = e; total[c] = t;
+        count[c] = cnt; net[c] = nt; clipped[c] = clp;
       }
     });
   });
-  at::Tensor stats = at::zeros({5}, spikes.options().dtype(at::kDouble));
-  double* st = stats.data_ptr<double>();
-  for (int64_t c = 0; c < chunks; ++c) {  // in chunk order: the same sums on any number of threads
-    st[0] += double(count[c]); st[1] += double(net[c]); st[2] += double(clipped[c]); st[3] += err[c]; st[4] += total[c];
-  }
-  return {levels, value, stats};
+  auto out = finish_readout(levels, x, scale, count, net, clipped);
+  return {out[0], out[1], out[2]};
+}
+
+// An operator, so that code generated by `torch.compile` calls it (its shapes: `_register_fake` below).
+TORCH_LIBRARY(stac_nb, m) {
+  m.def("fewspike_site(Tensor x, Tensor u, Tensor scale, Tensor weights, int T) -> (Tensor, Tensor, Tensor)");
+  m.impl("fewspike_site", torch::kCPU, &fewspike_site);
 }
 '''
 
 DTYPES = (torch.float32, torch.float64)
+# vector instructions for the CPU PyTorch itself runs on (`torch.backends.cpu.get_cpu_capability`), as Inductor's own
+# code uses them: without them gcc vectorizes for 2003's x86-64, and the kernels run 3 to 4 times slower
+ISA_FLAGS = {"AVX512": ["-mavx512f", "-mavx512dq", "-mavx512vl", "-mavx512bw", "-mfma", "-mpopcnt"],
+             "AVX2": ["-mavx2", "-mfma", "-mpopcnt"]}
+_ready = dict(site_op=False)  # whether `fewspike_site` is registered with its shapes (set by `_extension`)
+
+def _register_fake():
+    "What `torch.compile` needs to trace `fewspike_site` without running it: the shapes and dtypes of its outputs."
+    @torch.library.register_fake("stac_nb::fewspike_site")
+    def _(x, u, scale, weights, T): return u.new_empty(u.shape), u.new_empty(u.shape), u.new_empty(5, dtype=torch.float64)
+    _ready["site_op"] = True
 
 @functools.cache
 def _extension():
-    "The compiled kernels, built once per environment; None (with a warning) where they cannot be built or are switched off."
+    "The compiled kernels, built once per environment and CPU kind; None (with a warning) where they cannot be built or are off."
     if os.environ.get("STAC_NB_KERNELS", "1") == "0": return None
     try:
         from torch.utils import cpp_extension
-        # rebuilt for another torch or another source
-        name = f"stac_nb_kernels_{hashlib.sha256(_SOURCE.encode()).hexdigest()[:12]}_torch_" + re.sub(r"\W", "_", torch.__version__)
+        isa = torch.backends.cpu.get_cpu_capability()
+        # rebuilt for another torch, another source or another instruction set
+        name = (f"stac_nb_kernels_{hashlib.sha256(_SOURCE.encode()).hexdigest()[:12]}_{isa}_torch_"
+                + re.sub(r"\W", "_", torch.__version__))
         try: built = (Path(cpp_extension._get_build_directory(name, False))/f"{name}.so").exists()
         except Exception: built = False  # a private helper: if it moves, we only lose the accurate message
         if not built: print("stac_nb: building the CPU spike kernels (once per environment, about 30 s)...", file=sys.stderr, flush=True)
         build = lambda flags: cpp_extension.load_inline(name, cpp_sources=_SOURCE, functions=["fewspike_neuron", "spike_readout"],
                                                         extra_cflags=["-O3", *flags], extra_ldflags=flags, verbose=False)
-        try: return build(["-fopenmp"])  # at::parallel_for on PyTorch's own OpenMP threads
-        except Exception: return build([])  # a compiler without OpenMP: the same kernels on one thread
+        # at::parallel_for on PyTorch's own OpenMP threads; then fewer demands on the compiler
+        for flags in (["-fopenmp", *ISA_FLAGS.get(isa, [])], ["-fopenmp"], []):
+            try: module = build(flags); break
+            except Exception as e: error = e
+        else: raise error
+        _register_fake()
+        return module
     except Exception as e:  # no compiler, no ninja, no Python headers: fall back to PyTorch operations
         warnings.warn(f"stac_nb could not build its CPU spike kernels ({str(e).splitlines()[0] if str(e) else type(e).__name__}); "
                       "using PyTorch operations instead (same results, slower). Install a C++ compiler and `ninja` to build them.")
@@ -177,7 +262,7 @@ class kernels_off:
 def use_kernels(u:torch.Tensor, # the neurons' input, one element per neuron (the kernels check that the other tensors match it)
                ) -> bool:
     "Whether to run the compiled kernels here: `available`, not inside `kernels_off`, and not while `torch.compile` traces."
-    # torch.compile cannot see into this extension; it generates its own fused code from the PyTorch operations instead
+    # torch.compile cannot see into these two (Python bindings); a compiled fused site calls the operator `fewspike_site`
     return kernels_off.depth == 0 and not torch.compiler.is_compiling() and available(u)
 
 # %% ../nbs/02a_kernels.ipynb #780542cc
@@ -216,3 +301,22 @@ def readout_reference(spikes, x, u, scale, weights, Q) -> tuple:
     sums = torch.stack([spikes.abs().sum(0).sum(dtype=torch.float64), spikes.sum(0).sum(dtype=torch.float64),
                         (u.abs() >= Q + 0.5).sum().double(), (x - value).square().sum(dtype=torch.float64), x.square().sum(dtype=torch.float64)])
     return levels, value, sums
+
+# %% ../nbs/02a_kernels.ipynb #11f37d41
+def use_site_op(u:torch.Tensor, # the neurons' input
+                T:int, # timesteps (the operator keeps a level's digits in 32 bits: T <= 30)
+               ) -> bool:
+    "Whether `fewspike_site` can run on `u`: built and registered, not inside `kernels_off`, CPU float32/float64, T <= 30."
+    # reads no cached function: a compiled step checks this while Dynamo traces it (`compile_layers` builds the kernels first)
+    return kernels_off.depth == 0 and _ready["site_op"] and u.device.type == "cpu" and u.dtype in DTYPES and T <= 30
+
+def fewspike_site(x:torch.Tensor, # the activation (u's shape)
+                  u:torch.Tensor, # x / scale, the neurons' input
+                  scale:torch.Tensor, # per-channel scale, shaped to broadcast to u's shape
+                  weights:torch.Tensor, # [T] few-spike step weights
+                  T:int, # timesteps, at most 30
+                 ) -> tuple:
+    "Few-spike neurons and their readout in one pass: `spike_readout`'s `(levels, value, sums)`, no spike plane stored."
+    if not (_ready["site_op"] or available(u)) or not use_site_op(u, T):
+        raise RuntimeError("fewspike_site cannot run here (see `use_site_op`); use `fewspike_neuron` and `spike_readout`")
+    return torch.ops.stac_nb.fewspike_site(x, u, scale, weights, T)
