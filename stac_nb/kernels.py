@@ -4,13 +4,13 @@
 
 # %% ../nbs/02a_kernels.ipynb #bd02c4ab
 from __future__ import annotations
-import functools, hashlib, os, re, sys, warnings
+import functools, hashlib, os, platform, re, sys, warnings
 from pathlib import Path
 import torch
 
 # %% auto #0
-__all__ = ['DTYPES', 'ISA_FLAGS', 'READOUT_SUMS', 'available', 'kernels_off', 'use_kernels', 'time_sum', 'fewspike_neuron',
-           'spike_readout', 'readout_reference', 'use_site_op', 'fewspike_site']
+__all__ = ['DTYPES', 'READOUT_SUMS', 'available', 'kernels_off', 'use_kernels', 'time_sum', 'fewspike_neuron', 'spike_readout',
+           'readout_reference', 'use_site_op', 'fewspike_site']
 
 # %% ../nbs/02a_kernels.ipynb #1eeb75e2
 _SOURCE = r'''
@@ -209,10 +209,12 @@ TORCH_LIBRARY(stac_nb, m) {
 '''
 
 DTYPES = (torch.float32, torch.float64)
-# vector instructions for the CPU PyTorch itself runs on (`torch.backends.cpu.get_cpu_capability`), as Inductor's own
-# code uses them: without them gcc vectorizes for 2003's x86-64, and the kernels run 3 to 4 times slower
-ISA_FLAGS = {"AVX512": ["-mavx512f", "-mavx512dq", "-mavx512vl", "-mavx512bw", "-mfma", "-mpopcnt"],
-             "AVX2": ["-mavx2", "-mfma", "-mpopcnt"]}
+def _cpu_signature() -> str:
+    "A short hash of this CPU's instruction-set flags: kernels built for one CPU (`-march=native`) load only on its kind."
+    try: flags = next(l for l in Path("/proc/cpuinfo").read_text().splitlines() if l.startswith("flags"))
+    except Exception: flags = platform.machine() + platform.processor() + torch.backends.cpu.get_cpu_capability()
+    return hashlib.sha256(flags.encode()).hexdigest()[:8]
+
 _ready = dict(site_op=False)  # whether `fewspike_site` is registered with its shapes (set by `_extension`)
 
 def _register_fake():
@@ -227,17 +229,17 @@ def _extension():
     if os.environ.get("STAC_NB_KERNELS", "1") == "0": return None
     try:
         from torch.utils import cpp_extension
-        isa = torch.backends.cpu.get_cpu_capability()
-        # rebuilt for another torch, another source or another instruction set
-        name = (f"stac_nb_kernels_{hashlib.sha256(_SOURCE.encode()).hexdigest()[:12]}_{isa}_torch_"
+        # rebuilt for another torch, another source or another kind of CPU
+        name = (f"stac_nb_kernels_{hashlib.sha256(_SOURCE.encode()).hexdigest()[:12]}_cpu_{_cpu_signature()}_torch_"
                 + re.sub(r"\W", "_", torch.__version__))
         try: built = (Path(cpp_extension._get_build_directory(name, False))/f"{name}.so").exists()
         except Exception: built = False  # a private helper: if it moves, we only lose the accurate message
         if not built: print("stac_nb: building the CPU spike kernels (once per environment, about 30 s)...", file=sys.stderr, flush=True)
         build = lambda flags: cpp_extension.load_inline(name, cpp_sources=_SOURCE, functions=["fewspike_neuron", "spike_readout"],
                                                         extra_cflags=["-O3", *flags], extra_ldflags=flags, verbose=False)
-        # at::parallel_for on PyTorch's own OpenMP threads; then fewer demands on the compiler
-        for flags in (["-fopenmp", *ISA_FLAGS.get(isa, [])], ["-fopenmp"], []):
+        # at::parallel_for on PyTorch's own OpenMP threads, vectorized for this CPU (as Inductor builds its own code: for
+        # plain x86-64, gcc vectorizes with 2003's instructions, and the kernels run 3 to 5 times slower); then less
+        for flags in (["-fopenmp", "-march=native"], ["-fopenmp"], []):
             try: module = build(flags); break
             except Exception as e: error = e
         else: raise error
