@@ -15,13 +15,13 @@ and the planes' memory. Nothing here changes the package.
     python bench/bench_int8.py
 """
 import time
+from pathlib import Path
 
 import pandas as pd
 import torch
 import torch.nn.functional as F
 
 from bench import markdown, write_atomic
-from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 
