@@ -209,6 +209,7 @@ TORCH_LIBRARY(stac_nb, m) {
 '''
 
 DTYPES = (torch.float32, torch.float64)
+
 def _cpu_signature() -> str:
     "A short hash of this CPU's instruction-set flags: kernels built for one CPU (`-march=native`) load only on its kind."
     try: flags = next(l for l in Path("/proc/cpuinfo").read_text().splitlines() if l.startswith("flags"))
@@ -319,6 +320,7 @@ def fewspike_site(x:torch.Tensor, # the activation (u's shape)
                   T:int, # timesteps, at most 30
                  ) -> tuple:
     "Few-spike neurons and their readout in one pass: `spike_readout`'s `(levels, value, sums)`, no spike plane stored."
-    if not (_ready["site_op"] or available(u)) or not use_site_op(u, T):
+    if not _ready["site_op"]: available(u)  # builds the kernels, which registers the operator, on first use
+    if not use_site_op(u, T):
         raise RuntimeError("fewspike_site cannot run here (see `use_site_op`); use `fewspike_neuron` and `spike_readout`")
     return torch.ops.stac_nb.fewspike_site(x, u, scale, weights, T)
