@@ -8,7 +8,7 @@ timing is the median of 5, and each model's runs alternate with the float model'
 with like on a shared machine. Results go to bench/results/<model>/speed.{md,json}.
 
     python bench/bench_speed.py                                        # SmolLM2-135M-Instruct (`make bench`)
-    python bench/bench_speed.py --model qwen2.5-coder-1.5b-instruct --ppl_tokens 1024    # the larger model (`make bench-large`)
+    python bench/bench_speed.py --model qwen2.5-coder-1.5b-instruct --ppl_tokens 1024   # `make bench-large`
     python bench/bench_speed.py --model qwen2.5-coder-1.5b-instruct --batch_only    # its batch, perplexity, compile rows
 """
 import argparse, json, math, os, platform, sys, tempfile, time
@@ -138,4 +138,6 @@ if __name__ == "__main__":
     ap.add_argument("--batch_only", action="store_true", help="only the batch, perplexity and compile rows (speed_batch.*)")
     ap.add_argument("--ppl_tokens", type=int, default=16384, help="Lee tokens of the compiled-vs-eager perplexity rows")
     args = ap.parse_args()
-    main(args.model, HERE/"results"/("full" if args.model == "smollm2-135m-instruct" else "large"), args.batch_only, args.ppl_tokens)
+    if args.ppl_tokens < 129: ap.error("--ppl_tokens must be at least 129: the prefill prompt alone takes 128 tokens")
+    out = HERE/"results"/("full" if args.model == "smollm2-135m-instruct" else "large")
+    main(args.model, out, args.batch_only, args.ppl_tokens)
