@@ -35,12 +35,12 @@ def main(T:int=8):
         f = conversation_fidelity(ann, snn, tok, conversations(split), max_new_tokens=48).reset_index()
         frames.append(f.assign(split=split, T=T))
         print(f.drop(columns=["last_reply_ann", "last_reply_snn"]).to_string(index=False), flush=True)
-    df = pd.concat(frames)[["split", "conversation", "T", "turns", "agreement", "new_repeats", "recalled_ann",
-                            "recall_missed"]]
+    every = pd.concat(frames)  # with each conversation's last replies, for the run record
+    df = every[["split", "conversation", "T", "turns", "agreement", "new_repeats", "recalled_ann", "recall_missed"]]
     out = HERE/"results"/"domains"/"validation"
     write_atomic(out/"chat_repeats.md", markdown(df.round(4)) + "\n")
     record = dict(created=time.strftime("%Y-%m-%dT%H:%M:%S%z"), label=spiking_label(snn),
-                  rows=pd.concat(frames).to_dict("records"), seconds=time.perf_counter() - start)
+                  rows=every.to_dict("records"), seconds=time.perf_counter() - start)
     write_atomic(out/"chat_repeats.json", json.dumps(record, indent=1))
     print(df.round(4).to_string(index=False))
 
