@@ -6,7 +6,9 @@ fed those conversations and scored on the float model's reply tokens: teacher-fo
 KL divergence KL(float || spiking) over every position, which moves smoothly where agreement moves by whole tokens.
 Spikes per token come from the spiking model on the first 256 tokens of the first conversation. Rows: the defaults at
 T = 8, one site kind (or a few) at 12 steps on top of the defaults' floors, and the defaults at T = 9 and 10, so that
-floors can be compared with one more step everywhere at equal spikes. No evaluation conversation is used.
+floors can be compared with one more step everywhere at equal spikes. "defaults" are those before the floor of 12 steps
+at the attention values (`v`), which this study and `bench_chat_repeats.py` led to (`nbs/03b_config.ipynb`); every
+row names its floors explicitly, so it reproduces. No evaluation conversation is used.
 
     python bench/bench_chat_steps.py    # about 8 minutes on 2 cores; bench/results/domains/validation/chat_steps.md
 """
@@ -19,7 +21,7 @@ import torch
 from bench import markdown, write_atomic
 
 HERE = Path(__file__).resolve().parent
-FLOORS = {"p": 8, "down": 8}  # the few-spike defaults' floors (`03b_config`), kept in every row
+FLOORS = {"p": 8, "down": 8}  # the few-spike floors when this study ran, before the v floor it led to; kept in every row
 ROWS = {"T=8 defaults": (8, {}), **{f"T=8, {k} at 12": (8, {x: 12 for x in k.split("+")})
                                      for k in ("p", "q", "k", "v", "qkv", "o", "gate_up", "down", "head", "v+k", "down+v+k")},
         "T=9 defaults": (9, {}), "T=10 defaults": (10, {})}

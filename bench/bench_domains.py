@@ -2,8 +2,9 @@
 
 Perplexity ratio (spiking model / float model) on each built-in domain (`nbs/01_data.ipynb`: Lee news, Python
 standard-library code, Python reference documentation, written conversations in the chat template) and the worst
-domain, at few-spike T = 6, 8, 12, 16, for the package defaults over three calibration seeds (at T = 6 their floors
-give the attention weights and the down inputs 8 steps; uniform T = 6 and 7 are shown beside them), and for two references:
+domain, at few-spike T = 6, 8, 12, 16, for the package defaults over three calibration seeds (below T = 12 their floors
+give the attention values 12 steps, and at T = 6 the attention weights and the down inputs 8; uniform T = 6 and 7, and
+T = 8 without the values' floor, are shown beside them), and for two references:
 the older defaults (news-only calibration, no extra steps) and the recipe-style scale rule (each channel's maximum,
 no headroom, q/k scales per dimension, news-only calibration). Fidelity rows evaluate each conversion's quantized ANN,
 which the spiking model equals exactly (`nbs/04_convert.ipynb`); spikes per token come from the spiking model itself on
@@ -30,7 +31,9 @@ SEEDS = (0, 1, 2)
 SETTINGS = {  # label: (ConversionConfig fields, calibration seeds, timesteps)
     "defaults": (dict(), SEEDS, TIMESTEPS),
     # the defaults without their floors at T = 6 and 7: the spiking model at about the spikes per token of T = 6's floors
-    "uniform T (defaults without the p/down floors)": (dict(min_site_timesteps={}), (0,), (6, 7)),
+    "uniform T (defaults without the floors)": (dict(min_site_timesteps={}), (0,), (6, 7)),
+    # the defaults before the v floor (chosen on the selection conversations' repeats: selection.md, section 6)
+    "defaults without the v floor": (dict(min_site_timesteps={"p": 8, "down": 8}), (0,), (8,)),
     "older defaults (news calibration, no extra steps)":
         (dict(calib_mix={"lee": 1}, extra_steps={}, min_site_timesteps={}), (0,), TIMESTEPS),
     "recipe-style scales (max x1, q/k per dimension, news calibration)":

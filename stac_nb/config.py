@@ -17,7 +17,7 @@ __all__ = ['DEFAULT_EXTRA_STEPS', 'DEFAULT_MIN_SITE_TIMESTEPS', 'site_levels', '
 
 # %% ../nbs/03b_config.ipynb #64896e83
 DEFAULT_EXTRA_STEPS = dict(fewspike={"down": 4}, rate={})
-DEFAULT_MIN_SITE_TIMESTEPS = dict(fewspike={"p": 8, "down": 8}, rate={})  # chosen on validation text: see below
+DEFAULT_MIN_SITE_TIMESTEPS = dict(fewspike={"p": 8, "down": 8, "v": 12}, rate={})  # chosen on validation text: see below
 
 def site_levels(coding:str, # "rate" or "fewspike"
                 timesteps:int, # the site's own timesteps, before extra steps
@@ -100,7 +100,7 @@ ConversionConfig.check = _check
 
 # %% ../nbs/03b_config.ipynb #94f29e2f
 def timesteps_label(config:ConversionConfig) -> str:
-    "`T = 8`, with every site kind that runs other steps named: `T = 6, +4 at down sites, p at 8, down at 8`."
+    "`T = 8`, with every site kind that runs other steps named: `T = 6, +4 at down sites, p at 8, down at 8, v at 12`."
     parts = [f"T = {config.timesteps}"]
     parts += [f"+{k} at {kind} sites" for kind, k in config.extra.items() if k]
     kinds = dict.fromkeys([*config.floors, *config.site_timesteps])

@@ -311,7 +311,7 @@ def convert(model:nn.Module, # a causal LM of a supported family (never modified
 
 # %% ../nbs/04_convert.ipynb #51b65ea5
 def spiking_label(snn:SpikingLM) -> str:
-    "What runs, in words: `T = 8, +4 at down sites: mean 8.50, max 12 steps per site`."
+    "What runs, in words: `T = 8, +4 at down sites, v at 12: mean 9.00, max 12 steps per site`."
     steps = [s.neurons.T for s in snn.spiking_sites]
     label = timesteps_label(ConversionConfig(**snn.spiking["config"]))
     return label if min(steps) == max(steps) else f"{label}: mean {sum(steps) / len(steps):.2f}, max {max(steps)} steps per site"
