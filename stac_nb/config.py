@@ -17,7 +17,7 @@ __all__ = ['DEFAULT_EXTRA_STEPS', 'DEFAULT_MIN_SITE_TIMESTEPS', 'site_levels', '
 
 # %% ../nbs/03b_config.ipynb #64896e83
 DEFAULT_EXTRA_STEPS = dict(fewspike={"down": 4}, rate={})
-DEFAULT_MIN_SITE_TIMESTEPS = dict(fewspike={"p": 8, "down": 8, "v": 12}, rate={})  # chosen on validation text: see below
+DEFAULT_MIN_SITE_TIMESTEPS = dict(fewspike={"p": 8, "down": 8, "v": 12}, rate={})  # chosen on selection text: see below
 
 def site_levels(coding:str, # "rate" or "fewspike"
                 timesteps:int, # the site's own timesteps, before extra steps
