@@ -22,7 +22,7 @@ from .calibrate import (CalibrationStats, Site, attach_sites, calibrate, grouped
                               shared_copy, site_scale)
 from .distributed import world_size
 from .config import ConversionConfig, site_levels, timesteps_label
-from .kernels import READOUT_SUMS, fewspike_site, planes_linear, spike_readout, time_sum, use_site_op
+from .kernels import READOUT_SUMS, fewspike_site, spike_readout, time_sum, use_site_op
 from .neurons import NeuronLayer, check_coding, max_level, quantize_levels
 
 # %% auto #0
@@ -113,7 +113,7 @@ class SpikingSite(Site):
 
     def linear(self, x, weight, bias=None):
         spikes, value = self.once(x)
-        y = None if self.mode != "snn" else self._drive(spikes, lambda z: planes_linear(z.to(weight.dtype), weight), weight.shape[0])
+        y = None if self.mode != "snn" else self._drive(spikes, lambda z: F.linear(z.to(weight.dtype), weight), weight.shape[0])
         if y is None: return F.linear(value, weight, bias)
         return y if bias is None else y + bias
 

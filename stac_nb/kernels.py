@@ -7,12 +7,10 @@ from __future__ import annotations
 import functools, hashlib, os, platform, re, sys, warnings
 from pathlib import Path
 import torch
-import torch.nn.functional as F
 
 # %% auto #0
-__all__ = ['DTYPES', 'READOUT_SUMS', 'SPARSE_FRACTION', 'SPARSE_MIN_ROWS', 'available', 'kernels_off', 'use_kernels', 'time_sum',
-           'fewspike_neuron', 'spike_readout', 'readout_reference', 'use_site_op', 'fewspike_site',
-           'sparse_planes_linear', 'planes_linear']
+__all__ = ['DTYPES', 'READOUT_SUMS', 'available', 'kernels_off', 'use_kernels', 'time_sum', 'fewspike_neuron', 'spike_readout',
+           'readout_reference', 'use_site_op', 'fewspike_site']
 
 # %% ../nbs/02a_kernels.ipynb #1eeb75e2
 _SOURCE = r'''
@@ -326,34 +324,3 @@ def fewspike_site(x:torch.Tensor, # the activation (u's shape)
     if not use_site_op(u, T):
         raise RuntimeError("fewspike_site cannot run here (see `use_site_op`); use `fewspike_neuron` and `spike_readout`")
     return torch.ops.stac_nb.fewspike_site(x, u, scale, weights, T)
-
-# %% ../nbs/02a_kernels.ipynb #cd09dde8
-SPARSE_FRACTION = 0.1  # a plane with at most this share of its input columns active multiplies only those (table below)
-SPARSE_MIN_ROWS = 32  # fewer rows per plane (decode): one dense product over every plane
-
-def sparse_planes_linear(planes:torch.Tensor, # [T, ..., in] spike planes (0 or +-1, times a scale)
-                         weight:torch.Tensor, # [out, in]
-                        ) -> torch.Tensor:
-    "`F.linear(planes, weight)` that multiplies only the active input columns of nearly silent planes."
-    flat = planes.reshape(len(planes), -1, planes.shape[-1])
-    if flat.shape[1] < SPARSE_MIN_ROWS: return F.linear(planes, weight)
-    active = flat.ne(0).any(1)  # [T, in]: the input columns each plane drives
-    counts = active.sum(1).tolist()
-    sparse = [c <= SPARSE_FRACTION * flat.shape[-1] for c in counts]
-    if not any(sparse): return F.linear(planes, weight)
-    out = flat.new_zeros(*flat.shape[:-1], weight.shape[0])
-    dense = [t for t, s in enumerate(sparse) if not s]
-    if dense: out[dense] = F.linear(flat[dense], weight)
-    for t in (t for t, s in enumerate(sparse) if s and counts[t]):
-        cols = active[t].nonzero().squeeze(1)
-        out[t] = F.linear(flat[t][:, cols], weight[:, cols])
-    return out.view(*planes.shape[:-1], weight.shape[0])
-
-_planes_op = torch.library.custom_op("stac_nb::sparse_planes_linear", sparse_planes_linear, mutates_args=())
-_planes_op.register_fake(lambda planes, weight: planes.new_empty(*planes.shape[:-1], weight.shape[0]))
-
-def planes_linear(planes:torch.Tensor, # [T, ..., in] spike planes
-                  weight:torch.Tensor, # [out, in]
-                 ) -> torch.Tensor:
-    "`sparse_planes_linear`: a plain call in eager mode, the operator in a compiled step."
-    return (_planes_op if torch.compiler.is_compiling() else sparse_planes_linear)(planes, weight)
