@@ -36,6 +36,13 @@ def write_atomic(path:Path, text:str):
     tmp.write_text(text)
     os.replace(tmp, path)
 
+def machine() -> dict:
+    "The machine a run was measured on: platform, CPU model, cores and torch threads (speed ratios move between CPUs)."
+    info = Path("/proc/cpuinfo")
+    names = [l.split(":", 1)[1].strip() for l in info.read_text().splitlines() if l.startswith("model name")] if info.exists() else []
+    return dict(platform=platform.platform(), cpu=names[0] if names else platform.processor(), cpus=os.cpu_count(),
+                torch_threads=torch.get_num_threads())
+
 def markdown(df:pd.DataFrame) -> str:
     "A GitHub markdown table of `df` (pandas' own needs the `tabulate` package)."
     cell = lambda v: f"{v:.4g}" if isinstance(v, float) else str(v)
@@ -211,7 +218,7 @@ def main(quick:bool):
     record = dict(created=time.strftime("%Y-%m-%dT%H:%M:%S%z"), quick=quick, model=DEFAULT_LABEL, model_file=default_gguf_path().name,
                   model_sha256=sha256(default_gguf_path()), seed=SEED, settings=S,
                   versions={p: version(p) for p in ("stac_nb", "torch", "transformers", "spikingjelly", "numpy")},
-                  python=sys.version.split()[0], machine=dict(platform=platform.platform(), cpus=os.cpu_count(), torch_threads=torch.get_num_threads()),
+                  python=sys.version.split()[0], machine=machine(),
                   fidelity=fid, spikes_check=spikes_check, mean_T_p12=mean_T, recipe_block=recipe_rows, speed=speed, chat_memory=ram,
                   calibrate_s=t_calib, calibrate_convert_s=t_convert, peak_convert_gb=peak_convert,
                   table=table.to_dict("records"), total_s=time.perf_counter() - run_start)

@@ -55,9 +55,9 @@ def main(T:int=8):
                 print(f"[{time.perf_counter() - start:5.0f} s] {setting}, seed {seed}, {split}: agreement",
                       f.agreement.round(3).tolist(), "new repeats", f.new_repeats.tolist(), flush=True)
     every = pd.concat(frames)  # with each conversation's last replies, for the run record
-    df = every[["setting", "seed", "split", "conversation", "agreement", "new_repeats", "recalled_ann", "recall_missed"]]
+    df = every[["setting", "seed", "split", "conversation", "turns", "agreement", "new_repeats", "recalled_ann", "recall_missed"]]
     summary = (df.groupby("setting", sort=False)
-               .agg(turns=("conversation", lambda c: 3 * len(c)), new_repeats=("new_repeats", "sum"),
+               .agg(turns=("turns", "sum"), new_repeats=("new_repeats", "sum"),
                     mean_agreement=("agreement", "mean"), worst_agreement=("agreement", "min"),
                     recall_missed=("recall_missed", "sum")).reset_index())
     summary["label"], summary["spikes_per_token"] = summary.setting.map(labels), summary.setting.map(spikes)

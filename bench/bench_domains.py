@@ -16,14 +16,14 @@ never on the evaluation split; the run record keeps each domain's source and sha
     python bench/bench_domains.py --split validation    # the split the defaults were chosen on
     python bench/bench_domains.py --quick               # smoke run: 256 tokens per domain, 2 calibration chunks
 """
-import argparse, json, math, os, platform, sys, time
+import argparse, json, math, sys, time
 from importlib.metadata import version
 from pathlib import Path
 
 import pandas as pd
 import torch
 
-from bench import markdown, write_atomic
+from bench import machine, markdown, write_atomic
 
 HERE = Path(__file__).resolve().parent
 TIMESTEPS = (6, 8, 12, 16)
@@ -127,7 +127,7 @@ def report(df, chats, split, quick, ann_ppl, tokens, sources, start, only=None):
     record = dict(created=time.strftime("%Y-%m-%dT%H:%M:%S%z"), split=split, quick=quick, ann_ppl=ann_ppl, tokens=tokens,
                   sources=sources, settings={k: v[0] for k, v in SETTINGS.items()}, seeds=SEEDS,
                   versions={p: version(p) for p in ("stac_nb", "torch", "transformers", "numpy")}, python=sys.version.split()[0],
-                  machine=dict(platform=platform.platform(), cpus=os.cpu_count(), torch_threads=torch.get_num_threads()),
+                  machine=machine(),
                   rows=df.to_dict("records"), chat=chats, rerun_T=only, targets=targets.to_dict("records"), total_s=time.perf_counter() - start)
     out = HERE/"results"/"domains"/(("quick-" if quick else "") + split)
     write_atomic(out/"record.json", json.dumps(record, indent=1, default=str))

@@ -21,7 +21,7 @@ import torch
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from bench import markdown, write_atomic
+from bench import machine, markdown, write_atomic
 
 TARGETS = {("fused", "decode"): (">=", 0.9), ("exact", "decode"): (">=", 0.45),
            ("fused", "prefill"): ("<=", 1.5), ("exact", "prefill"): ("<=", 6.0)}
@@ -122,12 +122,9 @@ def main(model_name:str, out:Path, batch_only:bool=False, ppl_tokens:int=16384):
                          measured=f"{compile_s[e]['first']:.0f} s / {compile_s[e]['cached']:.0f} s", met=compile_s[e]["first"] <= 120))
     table = pd.DataFrame(rows)
     from stac_nb.convert import spiking_label
-    cpu = next((l.split(":", 1)[1].strip() for l in Path("/proc/cpuinfo").read_text().splitlines() if l.startswith("model name")),
-               platform.processor()) if Path("/proc/cpuinfo").exists() else platform.processor()
     record = dict(created=time.strftime("%Y-%m-%dT%H:%M:%S%z"), model=model_name, label=spiking_label(snn["fused"]), rows=rows,
                   compile_s=compile_s, perplexity=ppl,
-                  versions={p: version(p) for p in ("stac_nb", "torch", "transformers")}, machine=dict(
-                      platform=platform.platform(), cpu=cpu, cpus=os.cpu_count(), torch_threads=torch.get_num_threads()),
+                  versions={p: version(p) for p in ("stac_nb", "torch", "transformers")}, machine=machine(),
                   total_s=time.perf_counter() - start_run)
     name = "speed_batch" if batch_only else "speed"
     write_atomic(out/f"{name}.json", json.dumps(record, indent=1, default=str))
