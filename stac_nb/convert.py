@@ -26,9 +26,35 @@ from .kernels import READOUT_SUMS, fewspike_site, spike_readout, time_sum, use_s
 from .neurons import NeuronLayer, check_coding, max_level, quantize_levels
 
 # %% auto #0
-__all__ = ['ENGINES', 'TELEMETRY', 'RECORDINGS', 'SITE_KINDS', 'FORMAT_VERSION', 'SpikingSite', 'resolve_sites', 'SpikingLM',
-           'spiking_class', 'resolve_device', 'resolve_site_settings', 'convert', 'spiking_label', 'SpikingModelError',
-           'save_spiking', 'load_spiking', 'recording', 'levels_differ']
+__all__ = ['BLOCK_COLUMNS', 'BLOCK_BYTES', 'ENGINES', 'TELEMETRY', 'RECORDINGS', 'SITE_KINDS', 'FORMAT_VERSION', 'planes_linear',
+           'planes_linear_op', 'SpikingSite', 'resolve_sites', 'SpikingLM', 'spiking_class', 'resolve_device',
+           'resolve_site_settings', 'convert', 'spiking_label', 'SpikingModelError', 'save_spiking', 'load_spiking',
+           'recording', 'levels_differ']
+
+# %% ../nbs/04_convert.ipynb #1a7da3af
+BLOCK_COLUMNS = 512  # output columns per product when `planes_linear` works in blocks
+BLOCK_BYTES = 8 * 2**20  # it does when the products' T-fold output would exceed this (eager), or the matrix is wide (compiled)
+
+def planes_linear(planes:torch.Tensor, # [T, ..., in]: one spike plane per step (times the scale), in the weight's dtype
+                  weight:torch.Tensor, # [out, in]
+                  w:torch.Tensor, # [T] weight of each step
+                 ) -> torch.Tensor:
+    "`sum_k w[k] * F.linear(planes[k], weight)`, one product per plane; a large result in blocks of output columns."
+    out = weight.shape[0]
+    if torch.compiler.is_compiling():  # a wide matrix: one opaque call, so the compiler sees no loop of blocks
+        return planes_linear_op(planes, weight, w) if out > 2 * BLOCK_COLUMNS else time_sum(w, F.linear(planes, weight))
+    if planes.numel() // planes.shape[-1] * out * planes.element_size() <= BLOCK_BYTES:
+        return time_sum(w, F.linear(planes, weight))
+    return torch.cat([time_sum(w, F.linear(planes, weight[i:i + BLOCK_COLUMNS])) for i in range(0, out, BLOCK_COLUMNS)], -1)
+
+# %% ../nbs/04_convert.ipynb #c28d4ab0
+@torch.library.custom_op("stac_nb::planes_linear", mutates_args=())
+def planes_linear_op(planes:torch.Tensor, weight:torch.Tensor, w:torch.Tensor) -> torch.Tensor:
+    "`planes_linear` as one operator of PyTorch's: compiled code calls it instead of tracing its blocks."
+    return planes_linear(planes, weight, w)
+
+@planes_linear_op.register_fake
+def _(planes, weight, w): return planes.new_empty(*planes.shape[1:-1], weight.shape[0])
 
 # %% ../nbs/04_convert.ipynb #453213ce
 ENGINES = ("fused", "exact", "stepped")
@@ -105,27 +131,30 @@ class SpikingSite(Site):
                     sq_sum=t["sq_sum"])
 
     def _drive(self, spikes, op, fan_out, scale=True):
-        "Count the synaptic operations; in the exact engines, apply `op` (linear) to each step's spike plane (times the scale)."
+        "Count the synaptic operations; in the exact engines, `op` of the spike planes (times the scale): the step-weighted sum."
         self.telemetry[-1:].add_(self.tally["last_count"], alpha=fan_out)  # synaptic operations
         if self.engine == "fused": return None
-        y = op(spikes * native_shape(self.kind, self.scale) if scale else spikes)
-        return time_sum(self.neurons.step_weights(y.dtype, y.device), y)
+        return op(spikes * native_shape(self.kind, self.scale) if scale else spikes)
+
+    def _steps(self, like): return self.neurons.step_weights(like.dtype, like.device)
 
     def linear(self, x, weight, bias=None):
         spikes, value = self.once(x)
-        y = None if self.mode != "snn" else self._drive(spikes, lambda z: F.linear(z.to(weight.dtype), weight), weight.shape[0])
+        op = lambda z: planes_linear(z.to(weight.dtype), weight, self._steps(weight))
+        y = None if self.mode != "snn" else self._drive(spikes, op, weight.shape[0])
         if y is None: return F.linear(value, weight, bias)
         return y if bias is None else y + bias
 
     def matmul(self, x, other, other_scale=None):
         product = lambda z, o: grouped_matmul(z.to(o.dtype), o)  # per key-value head group: no repeated K or V
+        op = lambda z: time_sum(self._steps(other), product(z, other))  # one product per spike plane, step-weighted
         if other_scale is None:
             spikes, value = self.encode(x)
-            y = None if self.mode != "snn" else self._drive(spikes, lambda z: product(z, other), other.shape[-1])
+            y = None if self.mode != "snn" else self._drive(spikes, op, other.shape[-1])
             return product(value, other) if y is None else y
         # `other` holds integer levels of per-column scale `other_scale`; this site's scale is constant along the contraction
         spikes, levels = self.quantize(x)
-        y = None if self.mode != "snn" else self._drive(spikes, lambda z: product(z, other), other.shape[-1], scale=False)
+        y = None if self.mode != "snn" else self._drive(spikes, op, other.shape[-1], scale=False)
         return (product(levels, other) if y is None else y) * (native_shape(self.kind, self.scale) * other_scale)
 
     def reset_stats(self): self.telemetry.zero_()
