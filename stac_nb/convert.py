@@ -33,7 +33,7 @@ __all__ = ['BLOCK_COLUMNS', 'BLOCK_BYTES', 'ENGINES', 'TELEMETRY', 'RECORDINGS',
 
 # %% ../nbs/04_convert.ipynb #1a7da3af
 BLOCK_COLUMNS = 512  # output columns per product when `planes_linear` works in blocks
-BLOCK_BYTES = 8 * 2**20  # it does when the products' T-fold output would exceed this (eager), or the matrix is wide (compiled)
+BLOCK_BYTES = 8 * 2**20  # it does when the products' T-fold output would exceed this
 
 def planes_linear(planes:torch.Tensor, # [T, ..., in]: one spike plane per step (times the scale), in the weight's dtype
                   weight:torch.Tensor, # [out, in]
@@ -54,7 +54,8 @@ def planes_linear_op(planes:torch.Tensor, weight:torch.Tensor, w:torch.Tensor) -
     return planes_linear(planes, weight, w)
 
 @planes_linear_op.register_fake
-def _(planes, weight, w): return planes.new_empty(*planes.shape[1:-1], weight.shape[0])
+def _planes_linear_shape(planes, weight, w):  # for tracing: the result's shape, nothing computed
+    return planes.new_empty(*planes.shape[1:-1], weight.shape[0])
 
 # %% ../nbs/04_convert.ipynb #453213ce
 ENGINES = ("fused", "exact", "stepped")
