@@ -26,26 +26,83 @@ from .kernels import READOUT_SUMS, fewspike_site, spike_readout, time_sum, use_s
 from .neurons import NeuronLayer, check_coding, max_level, quantize_levels
 
 # %% auto #0
-__all__ = ['BLOCK_COLUMNS', 'BLOCK_BYTES', 'ENGINES', 'TELEMETRY', 'RECORDINGS', 'SITE_KINDS', 'FORMAT_VERSION', 'planes_linear',
+__all__ = ['BLOCK_COLUMNS', 'BLOCK_BYTES', 'EVENT_ROWS', 'EVENT_DENSITY', 'ENGINES', 'TELEMETRY', 'RECORDINGS', 'SITE_KINDS',
+           'FORMAT_VERSION', 'planes_product', 'event_linear', 'transposed', 'sparse_lead', 'planes_linear',
            'planes_linear_op', 'SpikingSite', 'resolve_sites', 'SpikingLM', 'spiking_class', 'resolve_device',
            'resolve_site_settings', 'convert', 'spiking_label', 'SpikingModelError', 'save_spiking', 'load_spiking',
            'recording', 'levels_differ']
 
 # %% ../nbs/04_convert.ipynb #1a7da3af
-BLOCK_COLUMNS = 512  # output columns per product when `planes_linear` works in blocks
+BLOCK_COLUMNS = 512  # output columns per product when `planes_product` works in blocks
 BLOCK_BYTES = 8 * 2**20  # it does when the products' T-fold output would exceed this
+
+def planes_product(planes:torch.Tensor, # [T, ..., in]: one spike plane per step (times the scale), in the weight's dtype
+                   weight:torch.Tensor, # [out, in]
+                   w:torch.Tensor, # [T] weight of each step
+                  ) -> torch.Tensor:
+    "`sum_k w[k] * F.linear(planes[k], weight)`, one product per plane; a large result in blocks of output columns."
+    out = weight.shape[0]
+    if planes.numel() // planes.shape[-1] * out * planes.element_size() <= BLOCK_BYTES:
+        return time_sum(w, F.linear(planes, weight))
+    return torch.cat([time_sum(w, F.linear(planes, weight[i:i + BLOCK_COLUMNS])) for i in range(0, out, BLOCK_COLUMNS)], -1)
+
+
+# %% ../nbs/04_convert.ipynb #8f99cc46
+def event_linear(planes:torch.Tensor, # [S, R, in]: S spike planes of R rows (times the scale)
+                 weight_t:torch.Tensor, # [in, out]: the weight matrix transposed, contiguous
+                 w:torch.Tensor, # [S] weight of each step
+                ) -> torch.Tensor:
+    "`sum_k w[k] * planes[k] @ weight_t`, spike by spike: each nonzero entry adds its input's row of `weight_t`, scaled."
+    S, R, n = planes.shape
+    values = planes.reshape(-1)
+    events = values.nonzero().squeeze(1)  # in (plane, row, input) order
+    starts = torch.searchsorted(events // n, torch.arange(S * R, device=planes.device))  # each (plane, row)'s first event
+    rows = F.embedding_bag(events % n, weight_t, starts, mode="sum", per_sample_weights=values[events])
+    return time_sum(w, rows.view(S, R, -1))
+
+
+# %% ../nbs/04_convert.ipynb #5dfcb4fa
+_TRANSPOSED = torch.utils.weak.WeakIdKeyDictionary()  # weight -> (its version, its transpose, contiguous)
+
+def transposed(weight:torch.Tensor, # [out, in]
+              ) -> torch.Tensor:
+    "`weight.t()`, contiguous: each input's outgoing weights in one row; a copy kept while `weight` lives unchanged."
+    if weight.t().is_contiguous(): return weight.t()  # stored input-major already (GPT-2's Conv1D)
+    version, copy = _TRANSPOSED.get(weight, (None, None))
+    if version != weight._version:
+        copy = weight.t().contiguous()
+        _TRANSPOSED[weight] = (weight._version, copy)
+    return copy
+
+
+# %% ../nbs/04_convert.ipynb #771fe05e
+EVENT_ROWS = 32  # a product over at least this many rows of tokens runs its sparse leading planes as events
+EVENT_DENSITY = 0.1  # a plane is sparse when at most this share of its entries is nonzero
+
+def sparse_lead(planes:torch.Tensor, # [T, R, in] spike planes
+               ) -> int:
+    "How many planes, from the first, are sparse (at most `EVENT_DENSITY` of their entries nonzero)."
+    limit, s = EVENT_DENSITY * planes[0].numel(), 0
+    while s < len(planes) and int(torch.count_nonzero(planes[s])) <= limit: s += 1
+    return s
 
 def planes_linear(planes:torch.Tensor, # [T, ..., in]: one spike plane per step (times the scale), in the weight's dtype
                   weight:torch.Tensor, # [out, in]
                   w:torch.Tensor, # [T] weight of each step
                  ) -> torch.Tensor:
-    "`sum_k w[k] * F.linear(planes[k], weight)`, one product per plane; a large result in blocks of output columns."
-    out = weight.shape[0]
-    if torch.compiler.is_compiling():  # a wide matrix: one opaque call, so the compiler sees no loop of blocks
-        return planes_linear_op(planes, weight, w) if out > 2 * BLOCK_COLUMNS else time_sum(w, F.linear(planes, weight))
-    if planes.numel() // planes.shape[-1] * out * planes.element_size() <= BLOCK_BYTES:
-        return time_sum(w, F.linear(planes, weight))
-    return torch.cat([time_sum(w, F.linear(planes, weight[i:i + BLOCK_COLUMNS])) for i in range(0, out, BLOCK_COLUMNS)], -1)
+    "`sum_k w[k] * F.linear(planes[k], weight)`: sparse leading planes as events, the rest as products."
+    T, n, out = planes.shape[0], planes.shape[-1], weight.shape[0]
+    rows = planes.numel() // (T * n)
+    if torch.compiler.is_compiling():  # the choice depends on the spikes: one opaque call, except for a single row
+        opaque = rows > 1 or out > 2 * BLOCK_COLUMNS
+        return planes_linear_op(planes, weight, w) if opaque else time_sum(w, F.linear(planes, weight))
+    flat = planes.reshape(T, rows, n)
+    s = sparse_lead(flat) if rows >= EVENT_ROWS else 0
+    if s == 0: return planes_product(planes, weight, w)
+    y = event_linear(flat[:s], transposed(weight), w[:s])
+    if s < T: y = y + planes_product(flat[s:], weight, w[s:])
+    return y.view(*planes.shape[1:-1], out)
+
 
 # %% ../nbs/04_convert.ipynb #c28d4ab0
 @torch.library.custom_op("stac_nb::planes_linear", mutates_args=())
