@@ -22,7 +22,8 @@ from .calibrate import (CalibrationStats, Site, attach_sites, calibrate, grouped
                               shared_copy, site_scale)
 from .distributed import world_size
 from .config import ConversionConfig, site_levels, timesteps_label
-from .kernels import READOUT_SUMS, fewspike_site, spike_readout, time_sum, use_site_op
+from .kernels import (READOUT_SUMS, event_product, fewspike_planes, fewspike_site, leading_sparse, spike_readout,
+    time_sum, use_kernels, use_site_op)
 from .neurons import NeuronLayer, check_coding, max_level, quantize_levels
 
 # %% auto #0
@@ -53,6 +54,7 @@ def event_linear(planes:torch.Tensor, # [S, R, in]: S spike planes of R rows (ti
                  w:torch.Tensor, # [S] weight of each step
                 ) -> torch.Tensor:
     "`sum_k w[k] * planes[k] @ weight_t`, spike by spike: each nonzero entry adds its input's row of `weight_t`, scaled."
+    if use_kernels(planes): return event_product(planes, weight_t, w)  # one call, where the kernels run (`02a_kernels`)
     S, R, n = planes.shape
     values = planes.reshape(-1)
     events = values.nonzero().squeeze(1)  # in (plane, row, input) order
@@ -82,9 +84,7 @@ EVENT_DENSITY = 0.1  # a plane is sparse when at most this share of its entries 
 def sparse_lead(planes:torch.Tensor, # [T, R, in] spike planes
                ) -> int:
     "How many planes, from the first, are sparse (at most `EVENT_DENSITY` of their entries nonzero)."
-    limit, s = EVENT_DENSITY * planes[0].numel(), 0
-    while s < len(planes) and int(torch.count_nonzero(planes[s])) <= limit: s += 1
-    return s
+    return leading_sparse(planes, int(EVENT_DENSITY * planes[0].numel()))  # counted in one call (`02a_kernels`)
 
 def planes_linear(planes:torch.Tensor, # [T, ..., in]: one spike plane per step (times the scale), in the weight's dtype
                   weight:torch.Tensor, # [out, in]
@@ -100,7 +100,7 @@ def planes_linear(planes:torch.Tensor, # [T, ..., in]: one spike plane per step 
     s = sparse_lead(flat) if rows >= EVENT_ROWS else 0
     if s == 0: return planes_product(planes, weight, w)
     y = event_linear(flat[:s], transposed(weight), w[:s])
-    if s < T: y = y + planes_product(flat[s:], weight, w[s:])
+    if s < T: y += planes_product(flat[s:], weight, w[s:])  # in place: no third [rows, out] tensor
     return y.view(*planes.shape[1:-1], out)
 
 
@@ -163,8 +163,9 @@ class SpikingSite(Site):
             levels = quantize_levels(u, self.neurons.Q)
             return None, levels, (levels * scale).to(x.dtype)
         weights = self.neurons.step_weights(u.dtype, u.device)
-        if self._one_pass(u):  # compiled, and no spike plane is read: neurons and readout in one pass (`02a_kernels`)
-            spikes, (levels, value, sums) = None, fewspike_site(xs, u, scale, weights, self.neurons.T)
+        if self._one_pass(u):  # compiled: neurons and readout in one pass (`02a_kernels`), planes stored where read
+            if self.engine == "fused": spikes, (levels, value, sums) = None, fewspike_site(xs, u, scale, weights, self.neurons.T)
+            else: spikes, levels, value, sums = fewspike_planes(xs, u, scale, weights, self.neurons.T)
         else:
             spikes = self.neurons.stepped(u) if self.engine == "stepped" else self.neurons(u)  # [T, *u.shape]
             levels, value, sums = spike_readout(spikes, xs, u, scale, weights, self.neurons.Q)
@@ -174,9 +175,9 @@ class SpikingSite(Site):
         return spikes, levels, value.to(x.dtype)  # the products run in the model's dtype
 
     def _one_pass(self, u) -> bool:
-        "Whether `fewspike_site` computes this call: compiled fused few-spike neurons, no `recording` open."
-        return (torch.compiler.is_compiling() and self.engine == "fused" and self.neurons.coding == "fewspike"
-                and not RECORDINGS and use_site_op(u, self.neurons.T))
+        "Whether a one-pass operator computes this call: compiled few-spike neurons, exact or fused (no `recording` open)."
+        return (torch.compiler.is_compiling() and self.neurons.coding == "fewspike" and use_site_op(u, self.neurons.T)
+                and (self.engine == "exact" or self.engine == "fused" and not RECORDINGS))
 
     @property
     def level_scale(self): return None if self.mode == "float" else native_shape(self.kind, self.scale)

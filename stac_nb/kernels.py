@@ -10,7 +10,7 @@ import torch
 
 # %% auto #0
 __all__ = ['DTYPES', 'READOUT_SUMS', 'available', 'kernels_off', 'use_kernels', 'time_sum', 'fewspike_neuron', 'spike_readout',
-           'readout_reference', 'use_site_op', 'fewspike_site']
+           'readout_reference', 'use_site_op', 'fewspike_site', 'fewspike_planes', 'leading_sparse', 'event_product']
 
 # %% ../nbs/02a_kernels.ipynb #1eeb75e2
 _SOURCE = r'''
@@ -149,12 +149,13 @@ std::vector<at::Tensor> spike_readout(const at::Tensor& spikes_in, const at::Ten
   return finish_readout(levels, x_in, scale, count, net, clipped);
 }
 
-// Few-spike neurons and their readout in one pass, for a site whose spikes drive nothing but the readout (the fused
-// engine, compiled): each neuron's spikes (the signed binary digits of its level) are made in registers, decoded with the
-// step weights and counted, and no spike plane is stored. The same levels, values and sums as `fewspike_neuron` and then
-// `spike_readout`. T <= 30.
-std::tuple<at::Tensor, at::Tensor, at::Tensor> fewspike_site(const at::Tensor& x, const at::Tensor& u_in, const at::Tensor& scale,
-                                                             const at::Tensor& weights_in, int64_t T) {
+// Few-spike neurons and their readout in one pass, for a compiled site: each neuron's spikes (the signed binary digits
+// of its level) are made in registers, decoded with the step weights and counted. STORE: the spike planes are written
+// too (the exact engine's products read them); otherwise no plane is stored (the fused engine). The same spikes,
+// levels, values and sums as `fewspike_neuron` and then `spike_readout`. T <= 30.
+template <bool STORE>
+static std::vector<at::Tensor> one_pass(const at::Tensor& x, const at::Tensor& u_in, const at::Tensor& scale,
+                                        const at::Tensor& weights_in, int64_t T) {
   for (const at::Tensor* t : {&x, &scale, &weights_in})
     TORCH_CHECK(t->device() == u_in.device() && t->scalar_type() == u_in.scalar_type(),
                 "fewspike_site: x, u, scale and weights must share u's device and dtype");
@@ -162,11 +163,13 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> fewspike_site(const at::Tensor& x
               "fewspike_site: 1 <= T <= 30, weights [T] and x of u's shape");
   const at::Tensor u = u_in.contiguous(), weights = weights_in.contiguous();
   const int64_t n = u.numel(), chunks = (n + CHUNK - 1) / CHUNK;
-  at::Tensor levels = at::empty(u.sizes(), u.options());
+  std::vector<int64_t> shape{STORE ? T : 0};
+  for (auto d : u.sizes()) shape.push_back(d);
+  at::Tensor levels = at::empty(u.sizes(), u.options()), spikes = at::empty(shape, u.options());
   std::vector<int64_t> count(chunks), net(chunks), clipped(chunks);
   AT_DISPATCH_FLOATING_TYPES(u.scalar_type(), "fewspike_site", [&] {
     const scalar_t *pw = weights.data_ptr<scalar_t>(), *pu = u.data_ptr<scalar_t>();
-    scalar_t* pl = levels.data_ptr<scalar_t>();
+    scalar_t *pl = levels.data_ptr<scalar_t>(), *ps = spikes.data_ptr<scalar_t>();
     const int32_t Q = int32_t((int64_t(1) << T) - 1);
     const scalar_t edge = scalar_t(Q) + scalar_t(0.5);
     at::parallel_for(0, chunks, 1, [&](int64_t c0, int64_t c1) {
@@ -190,7 +193,12 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> fewspike_site(const at::Tensor& x
           for (int64_t k = 0; k < T; ++k) {  // the readout: sum_k w_k s_k, each spike s_k made from the level's digit k
             const scalar_t w = pw[k];
             const int shift = int(T - 1 - k);
-            for (int64_t i = 0; i < m; ++i) l[i] += w * scalar_t(((mag[i] >> shift) & 1) * sign[i]);
+            scalar_t* plane = ps + (STORE ? k * n + b : 0);
+            for (int64_t i = 0; i < m; ++i) {
+              const scalar_t s = scalar_t(((mag[i] >> shift) & 1) * sign[i]);
+              l[i] += w * s;
+              if constexpr (STORE) plane[i] = s;
+            }
           }
         }
         count[c] = cnt; net[c] = nt; clipped[c] = clp;
@@ -198,13 +206,83 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> fewspike_site(const at::Tensor& x
     });
   });
   auto out = finish_readout(levels, x, scale, count, net, clipped);
-  return {out[0], out[1], out[2]};
+  return {spikes, out[0], out[1], out[2]};
+}
+
+// The fused engine's site: (levels, value, sums), no spike plane stored.
+std::tuple<at::Tensor, at::Tensor, at::Tensor> fewspike_site(const at::Tensor& x, const at::Tensor& u, const at::Tensor& scale,
+                                                             const at::Tensor& weights, int64_t T) {
+  auto out = one_pass<false>(x, u, scale, weights, T);
+  return {out[1], out[2], out[3]};
+}
+
+// The exact engine's site: (spikes [T, ...], levels, value, sums).
+std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> fewspike_planes(const at::Tensor& x, const at::Tensor& u,
+                                                                           const at::Tensor& scale, const at::Tensor& weights,
+                                                                           int64_t T) {
+  auto out = one_pass<true>(x, u, scale, weights, T);
+  return {out[0], out[1], out[2], out[3]};
+}
+
+// How many spike planes [T, ...], from the first, hold at most `limit` nonzero entries.
+int64_t sparse_lead(const at::Tensor& planes_in, int64_t limit) {
+  const at::Tensor planes = planes_in.contiguous();
+  const int64_t T = planes.size(0), n = T ? planes.numel() / T : 0;
+  int64_t s = 0;
+  AT_DISPATCH_FLOATING_TYPES(planes.scalar_type(), "sparse_lead", [&] {
+    for (const scalar_t* p = planes.data_ptr<scalar_t>(); s < T; ++s, p += n) {
+      int64_t nonzero = 0;
+      for (int64_t i = 0; i < n; ++i) nonzero += p[i] != 0;
+      if (nonzero > limit) break;
+    }
+  });
+  return s;
+}
+
+constexpr int64_t COLUMNS = 512;  // output columns per task of `event_product`: a row's block stays in the L1 cache
+
+// sum_k w_k planes[k] @ weight_t, spike by spike: each nonzero entry of row r adds its input's row of weight_t, times the
+// entry and its step's weight, to output row r. One task per (block of columns, row), each summed in a fixed order.
+at::Tensor event_product(const at::Tensor& planes_in, const at::Tensor& weight_t_in, const at::Tensor& w_in) {
+  TORCH_CHECK(planes_in.dim() == 3 && weight_t_in.dim() == 2 && weight_t_in.size(0) == planes_in.size(2) &&
+              w_in.numel() == planes_in.size(0), "event_product: planes [S, R, in], weight_t [in, out] and w [S]");
+  for (const at::Tensor* t : {&weight_t_in, &w_in})
+    TORCH_CHECK(t->device() == planes_in.device() && t->scalar_type() == planes_in.scalar_type(),
+                "event_product: planes, weight_t and w must share a device and dtype");
+  const at::Tensor planes = planes_in.contiguous(), wt = weight_t_in.contiguous(), w = w_in.contiguous();
+  const int64_t S = planes.size(0), R = planes.size(1), n = planes.size(2), out = wt.size(1);
+  at::Tensor y = at::zeros({R, out}, planes.options());
+  const int64_t blocks = (out + COLUMNS - 1) / COLUMNS;
+  AT_DISPATCH_FLOATING_TYPES(planes.scalar_type(), "event_product", [&] {
+    const scalar_t *pp = planes.data_ptr<scalar_t>(), *pw = wt.data_ptr<scalar_t>(), *ps = w.data_ptr<scalar_t>();
+    scalar_t* py = y.data_ptr<scalar_t>();
+    at::parallel_for(0, R * blocks, 1, [&](int64_t first, int64_t last) {
+      for (int64_t task = first; task < last; ++task) {
+        const int64_t r = task % R, c0 = task / R * COLUMNS, m = std::min(out, c0 + COLUMNS) - c0;
+        scalar_t* o = py + r * out + c0;
+        for (int64_t k = 0; k < S; ++k) {
+          const scalar_t* p = pp + (k * R + r) * n;
+          for (int64_t i = 0; i < n; ++i) {
+            if (p[i] == 0) continue;  // no spike, no work
+            const scalar_t c = ps[k] * p[i];
+            const scalar_t* row = pw + i * out + c0;
+            for (int64_t j = 0; j < m; ++j) o[j] += c * row[j];
+          }
+        }
+      }
+    });
+  });
+  return y;
 }
 
 // An operator, so that code generated by `torch.compile` calls it (its shapes: `_register_fake` below).
 TORCH_LIBRARY(stac_nb, m) {
   m.def("fewspike_site(Tensor x, Tensor u, Tensor scale, Tensor weights, int T) -> (Tensor, Tensor, Tensor)");
   m.impl("fewspike_site", torch::kCPU, &fewspike_site);
+  m.def("fewspike_planes(Tensor x, Tensor u, Tensor scale, Tensor weights, int T) -> (Tensor, Tensor, Tensor, Tensor)");
+  m.impl("fewspike_planes", torch::kCPU, &fewspike_planes);
+  m.def("event_product(Tensor planes, Tensor weight_t, Tensor w) -> Tensor");  // an operator: profiles name it
+  m.impl("event_product", torch::kCPU, &event_product);
 }
 '''
 
@@ -216,12 +294,15 @@ def _cpu_signature() -> str:
     except Exception: flags = platform.machine() + platform.processor() + torch.backends.cpu.get_cpu_capability()
     return hashlib.sha256(flags.encode()).hexdigest()[:8]
 
-_ready = dict(site_op=False)  # whether `fewspike_site` is registered with its shapes (set by `_extension`)
+_ready = dict(site_op=False)  # whether the one-pass operators are registered with their shapes (set by `_extension`)
 
 def _register_fake():
-    "What `torch.compile` needs to trace `fewspike_site` without running it: the shapes and dtypes of its outputs."
+    "What `torch.compile` needs to trace the one-pass operators without running them: their outputs' shapes and dtypes."
     @torch.library.register_fake("stac_nb::fewspike_site")
     def _(x, u, scale, weights, T): return u.new_empty(u.shape), u.new_empty(u.shape), u.new_empty(5, dtype=torch.float64)
+    @torch.library.register_fake("stac_nb::fewspike_planes")
+    def _(x, u, scale, weights, T): return (u.new_empty(T, *u.shape), u.new_empty(u.shape), u.new_empty(u.shape),
+                                            u.new_empty(5, dtype=torch.float64))
     _ready["site_op"] = True
 
 @functools.cache
@@ -236,7 +317,7 @@ def _extension():
         try: built = (Path(cpp_extension._get_build_directory(name, False))/f"{name}.so").exists()
         except Exception: built = False  # a private helper: if it moves, we only lose the accurate message
         if not built: print("stac_nb: building the CPU spike kernels (once per environment, about 30 s)...", file=sys.stderr, flush=True)
-        build = lambda flags: cpp_extension.load_inline(name, cpp_sources=_SOURCE, functions=["fewspike_neuron", "spike_readout"],
+        build = lambda flags: cpp_extension.load_inline(name, cpp_sources=_SOURCE, functions=["fewspike_neuron", "spike_readout", "sparse_lead"],
                                                         extra_cflags=["-O3", *flags], extra_ldflags=flags, verbose=False)
         # at::parallel_for on PyTorch's own OpenMP threads, vectorized for this CPU (as Inductor builds its own code: for
         # plain x86-64, gcc vectorizes with 2003's instructions, and the kernels run 3 to 5 times slower); then less
@@ -309,9 +390,16 @@ def readout_reference(spikes, x, u, scale, weights, Q) -> tuple:
 def use_site_op(u:torch.Tensor, # the neurons' input
                 T:int, # timesteps (the operator keeps a level's digits in 32 bits: T <= 30)
                ) -> bool:
-    "Whether `fewspike_site` can run on `u`: built and registered, not inside `kernels_off`, CPU float32/float64, T <= 30."
+    "Whether the one-pass operators can run on `u`: built and registered, not in `kernels_off`, CPU float32/float64, T <= 30."
     # reads no cached function: a compiled step checks this while Dynamo traces it (`compile_layers` builds the kernels first)
     return kernels_off.depth == 0 and _ready["site_op"] and u.device.type == "cpu" and u.dtype in DTYPES and T <= 30
+
+def _site_ops(u, T):
+    "The namespace of the one-pass operators, built on first use; an error where they cannot run on `u`."
+    if not _ready["site_op"]: available(u)  # builds the kernels, which registers the operators
+    if not use_site_op(u, T):
+        raise RuntimeError("the one-pass operators cannot run here (see `use_site_op`); use `fewspike_neuron` and `spike_readout`")
+    return torch.ops.stac_nb
 
 def fewspike_site(x:torch.Tensor, # the activation (u's shape)
                   u:torch.Tensor, # x / scale, the neurons' input
@@ -320,7 +408,32 @@ def fewspike_site(x:torch.Tensor, # the activation (u's shape)
                   T:int, # timesteps, at most 30
                  ) -> tuple:
     "Few-spike neurons and their readout in one pass: `spike_readout`'s `(levels, value, sums)`, no spike plane stored."
-    if not _ready["site_op"]: available(u)  # builds the kernels, which registers the operator, on first use
-    if not use_site_op(u, T):
-        raise RuntimeError("fewspike_site cannot run here (see `use_site_op`); use `fewspike_neuron` and `spike_readout`")
-    return torch.ops.stac_nb.fewspike_site(x, u, scale, weights, T)
+    return _site_ops(u, T).fewspike_site(x, u, scale, weights, T)
+
+def fewspike_planes(x:torch.Tensor, # the activation (u's shape)
+                    u:torch.Tensor, # x / scale, the neurons' input
+                    scale:torch.Tensor, # per-channel scale, shaped to broadcast to u's shape
+                    weights:torch.Tensor, # [T] few-spike step weights
+                    T:int, # timesteps, at most 30
+                   ) -> tuple:
+    "`fewspike_site` that also stores the spike planes: `(spikes [T, *u.shape], levels, value, sums)`."
+    return _site_ops(u, T).fewspike_planes(x, u, scale, weights, T)
+
+
+# %% ../nbs/02a_kernels.ipynb #98a33f91
+def leading_sparse(planes:torch.Tensor, # [T, ...] spike planes
+                   limit:int, # the most nonzero entries a sparse plane holds
+                  ) -> int:
+    "How many planes, from the first, hold at most `limit` nonzero entries: compiled where `use_kernels` allows."
+    if use_kernels(planes): return _extension().sparse_lead(planes, limit)
+    s = 0
+    while s < len(planes) and int(torch.count_nonzero(planes[s])) <= limit: s += 1
+    return s
+
+def event_product(planes:torch.Tensor, # [S, R, in]: S spike planes of R rows (times the scale)
+                  weight_t:torch.Tensor, # [in, out]: the weight matrix transposed
+                  w:torch.Tensor, # [S] weight of each step
+                 ) -> torch.Tensor:
+    "`sum_k w[k] * planes[k] @ weight_t`, spike by spike (compiled): each nonzero entry adds its input's row of `weight_t`."
+    if not available(planes): raise RuntimeError("the compiled kernels cannot run here (see `available`); use `convert.event_linear`")
+    return torch.ops.stac_nb.event_product(planes, weight_t, w)
