@@ -158,9 +158,9 @@ static std::vector<at::Tensor> one_pass(const at::Tensor& x, const at::Tensor& u
                                         const at::Tensor& weights_in, int64_t T) {
   for (const at::Tensor* t : {&x, &scale, &weights_in})
     TORCH_CHECK(t->device() == u_in.device() && t->scalar_type() == u_in.scalar_type(),
-                "fewspike_site: x, u, scale and weights must share u's device and dtype");
+                "one-pass site: x, u, scale and weights must share u's device and dtype");
   TORCH_CHECK(T >= 1 && T <= 30 && weights_in.numel() == T && x.sizes() == u_in.sizes(),
-              "fewspike_site: 1 <= T <= 30, weights [T] and x of u's shape");
+              "one-pass site: 1 <= T <= 30, weights [T] and x of u's shape");
   const at::Tensor u = u_in.contiguous(), weights = weights_in.contiguous();
   const int64_t n = u.numel(), chunks = (n + CHUNK - 1) / CHUNK;
   std::vector<int64_t> shape{STORE ? T : 0};
@@ -252,7 +252,7 @@ at::Tensor event_product(const at::Tensor& planes_in, const at::Tensor& weight_t
   const at::Tensor planes = planes_in.contiguous(), wt = weight_t_in.contiguous(), w = w_in.contiguous();
   const int64_t S = planes.size(0), R = planes.size(1), n = planes.size(2), out = wt.size(1);
   at::Tensor y = at::zeros({R, out}, planes.options());
-  const int64_t blocks = (out + COLUMNS - 1) / COLUMNS, width = (out + blocks - 1) / blocks;  // blocks of equal width
+  const int64_t blocks = std::max<int64_t>(1, (out + COLUMNS - 1) / COLUMNS), width = (out + blocks - 1) / blocks;  // equal widths
   AT_DISPATCH_FLOATING_TYPES(planes.scalar_type(), "event_product", [&] {
     const scalar_t *pp = planes.data_ptr<scalar_t>(), *pw = wt.data_ptr<scalar_t>(), *ps = w.data_ptr<scalar_t>();
     scalar_t* py = y.data_ptr<scalar_t>();
