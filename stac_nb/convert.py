@@ -8,6 +8,7 @@ import contextlib, json, math, os, shutil, tempfile, time
 from pathlib import Path
 
 import pandas as pd
+import psutil
 import torch
 import torch.nn.functional as F
 from huggingface_hub import load_torch_model, save_torch_model
@@ -22,16 +23,16 @@ from .calibrate import (CalibrationStats, Site, attach_sites, calibrate, grouped
                               shared_copy, site_scale)
 from .distributed import world_size
 from .config import ConversionConfig, site_levels, timesteps_label
-from .kernels import (READOUT_SUMS, event_product, fewspike_planes, fewspike_site, leading_sparse, spike_readout,
-    time_sum, use_kernels, use_site_op)
+from .kernels import (READOUT_SUMS, available, bf16x3_product, bf16x3_weight, event_product, fewspike_planes,
+    fewspike_site, leading_sparse, spike_readout, time_sum, use_bf16x3, use_kernels, use_site_op)
 from .neurons import NeuronLayer, check_coding, max_level, quantize_levels
 
 # %% auto #0
-__all__ = ['BLOCK_COLUMNS', 'BLOCK_BYTES', 'EVENT_ROWS', 'EVENT_DENSITY', 'ENGINES', 'TELEMETRY', 'RECORDINGS', 'SITE_KINDS',
-           'FORMAT_VERSION', 'planes_product', 'event_linear', 'transposed', 'sparse_lead', 'planes_linear',
-           'planes_linear_op', 'SpikingSite', 'resolve_sites', 'SpikingLM', 'spiking_class', 'resolve_device',
-           'resolve_site_settings', 'convert', 'spiking_label', 'SpikingModelError', 'save_spiking', 'load_spiking',
-           'recording', 'levels_differ']
+__all__ = ['BLOCK_COLUMNS', 'BLOCK_BYTES', 'EVENT_ROWS', 'EVENT_DENSITY', 'BF16X3_ROWS', 'ENGINES', 'TELEMETRY', 'RECORDINGS',
+           'SITE_KINDS', 'FORMAT_VERSION', 'planes_product', 'event_linear', 'transposed', 'sparse_lead',
+           'planes_linear', 'planes_linear_op', 'split_weight', 'spike_linear', 'spike_linear_op', 'SpikingSite',
+           'resolve_sites', 'SpikingLM', 'spiking_class', 'resolve_device', 'resolve_site_settings', 'convert',
+           'spiking_label', 'SpikingModelError', 'save_spiking', 'load_spiking', 'recording', 'levels_differ']
 
 # %% ../nbs/04_convert.ipynb #1a7da3af
 BLOCK_COLUMNS = 512  # output columns per product when `planes_product` works in blocks
@@ -113,6 +114,54 @@ def planes_linear_op(planes:torch.Tensor, weight:torch.Tensor, w:torch.Tensor) -
 @planes_linear_op.register_fake
 def _planes_linear_shape(planes, weight, w):  # for tracing: the result's shape, nothing computed
     return planes.new_empty(*planes.shape[1:-1], weight.shape[0])
+
+# %% ../nbs/04_convert.ipynb #3890683f
+BF16X3_ROWS = 32  # a product over at least this many rows runs its dense planes in bfloat16 where `use_bf16x3` allows
+# a weight -> (its version and layout, the scale it was split with, the parts or None)
+_SPLIT = torch.utils.weak.WeakIdKeyDictionary()
+
+def split_weight(weight:torch.Tensor, # [out, in] float32
+                 scale:torch.Tensor, # [in] the input scale
+                ) -> torch.Tensor | None:
+    "`bf16x3_weight` of `(weight * scale).t()`, kept while both stay the same; None where memory is short."
+    key = weight if weight._base is None else weight._base  # GPT-2 passes its Conv1D weights transposed: a view per call
+    state = (weight._version, weight.shape, weight.stride())
+    kept_state, kept, packed = _SPLIT.get(key, (None, None, None))
+    if kept_state != state or not torch.equal(kept, scale):
+        room = psutil.virtual_memory().available > 2 * 6 * weight.numel()  # three bfloat16 parts
+        packed = bf16x3_weight((weight * scale).t().contiguous()) if room else None
+        _SPLIT[key] = (state, scale.clone(), packed)
+    return packed
+
+# %% ../nbs/04_convert.ipynb #c41368c4
+def spike_linear(spikes:torch.Tensor, # [T, ..., in] spike planes: 0 and +-1
+                 scale:torch.Tensor, # the input scale, broadcasting to `[..., in]`
+                 weight:torch.Tensor, # [out, in]
+                 w:torch.Tensor, # [T] weight of each step
+                ) -> torch.Tensor:
+    "`planes_linear(spikes * scale, weight, w)`; on AMX, a product over many rows runs its dense planes in bfloat16."
+    T, n, out = spikes.shape[0], spikes.shape[-1], weight.shape[0]
+    rows = spikes.numel() // (T * n)
+    planes = lambda: planes_linear((spikes * scale).to(weight.dtype), weight, w)
+    if rows < BF16X3_ROWS or weight.dtype != torch.float32 or not use_bf16x3(spikes): return planes()
+    if torch.compiler.is_compiling(): return spike_linear_op(spikes, scale, weight, w)  # which planes are events: data
+    packed = split_weight(weight, scale.expand(n))
+    if packed is None: return planes()
+    flat = spikes.reshape(T, rows, n)
+    s = sparse_lead(flat)
+    y = bf16x3_product(flat[s:], w[s:], packed, out) if s < T else None
+    if s > 0:
+        events = event_linear(flat[:s] * scale, transposed(weight), w[:s])
+        y = events if y is None else y.add_(events)
+    return y.view(*spikes.shape[1:-1], out)
+
+@torch.library.custom_op("stac_nb::spike_linear", mutates_args=())
+def spike_linear_op(spikes:torch.Tensor, scale:torch.Tensor, weight:torch.Tensor, w:torch.Tensor) -> torch.Tensor:
+    "`spike_linear` as one operator of PyTorch's, for compiled code."
+    return spike_linear(spikes, scale, weight, w)
+
+@spike_linear_op.register_fake
+def _spike_linear_shape(spikes, scale, weight, w): return spikes.new_empty(*spikes.shape[1:-1], weight.shape[0])
 
 # %% ../nbs/04_convert.ipynb #453213ce
 ENGINES = ("fused", "exact", "stepped")
@@ -199,8 +248,8 @@ class SpikingSite(Site):
 
     def linear(self, x, weight, bias=None):
         spikes, value = self.once(x)
-        op = lambda z: planes_linear(z.to(weight.dtype), weight, self._steps(weight))
-        y = None if self.mode != "snn" else self._drive(spikes, op, weight.shape[0])
+        op = lambda z: spike_linear(z, native_shape(self.kind, self.scale), weight, self._steps(weight))
+        y = None if self.mode != "snn" else self._drive(spikes, op, weight.shape[0], scale=False)
         if y is None: return F.linear(value, weight, bias)
         return y if bias is None else y + bias
 

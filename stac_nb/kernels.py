@@ -10,13 +10,17 @@ import torch
 
 # %% auto #0
 __all__ = ['DTYPES', 'READOUT_SUMS', 'available', 'kernels_off', 'use_kernels', 'time_sum', 'fewspike_neuron', 'spike_readout',
-           'readout_reference', 'use_site_op', 'fewspike_site', 'fewspike_planes', 'leading_sparse', 'event_product']
+           'readout_reference', 'use_site_op', 'fewspike_site', 'fewspike_planes', 'leading_sparse', 'event_product',
+           'use_bf16x3', 'bf16x3_weight', 'bf16x3_product']
 
 # %% ../nbs/02a_kernels.ipynb #1eeb75e2
 _SOURCE = r'''
 #include <torch/extension.h>
 #include <torch/library.h>
 #include <ATen/Parallel.h>
+#include <ATen/native/CPUBlas.h>
+#include <atomic>
+#include <cstring>
 #include <cmath>
 #include <vector>
 
@@ -287,6 +291,82 @@ at::Tensor event_product(const at::Tensor& planes_in, const at::Tensor& weight_t
   return y;
 }
 
+// Dense spike planes in bfloat16 (AMX). A spike times its step's weight (a power of two) is exact in bfloat16, and a
+// float32 matrix is the sum of three bfloat16 matrices (8 + 8 + 8 significant bits: float32's 24). So each plane's
+// product with the weight matrix is three bfloat16 products, which PyTorch's BRGeMM micro-kernel (oneDNN) runs on AMX
+// tiles and adds up in float32: every plane and part of a block of rows and columns into the same float32 tile.
+constexpr int64_t SPLIT_COLUMNS = 64;  // output columns per packed block (one micro-kernel call's width)
+constexpr int64_t SPLIT_ROWS = 32;     // rows per micro-kernel call
+
+bool bf16x3_ready() { return at::native::cpublas::could_pack(at::kBFloat16); }
+
+// weight_t [in, out] float32 as its three bfloat16 parts, packed for the micro-kernel in blocks of SPLIT_COLUMNS columns:
+// [3, blocks, in rounded up to even, SPLIT_COLUMNS] (pairs of rows interleaved; zeros past the matrix's edges).
+at::Tensor bf16x3_weight(const at::Tensor& weight_t) {
+  TORCH_CHECK(weight_t.dim() == 2 && weight_t.scalar_type() == at::kFloat && weight_t.device().is_cpu(),
+              "bf16x3_weight: a float32 CPU matrix [in, out]");
+  const int64_t K = weight_t.size(0), N = weight_t.size(1), Kp = K + K % 2, blocks = (N + SPLIT_COLUMNS - 1) / SPLIT_COLUMNS;
+  at::Tensor rest = at::zeros({Kp, blocks * SPLIT_COLUMNS}, weight_t.options());
+  rest.narrow(0, 0, K).narrow(1, 0, N).copy_(weight_t);
+  at::Tensor packed = at::empty({3, blocks, Kp, SPLIT_COLUMNS}, rest.options().dtype(at::kBFloat16));
+  for (int64_t part = 0; part < 3; ++part) {
+    const at::Tensor head = rest.to(at::kBFloat16);  // rounded to nearest; what it leaves is exact in float32
+    rest = rest - head.to(at::kFloat);
+    for (int64_t b = 0; b < blocks; ++b) {
+      const at::Tensor block = head.narrow(1, b * SPLIT_COLUMNS, SPLIT_COLUMNS).contiguous();
+      at::native::cpublas::pack(Kp, SPLIT_COLUMNS, SPLIT_COLUMNS, SPLIT_COLUMNS, at::kBFloat16, at::kBFloat16,
+                                block.data_ptr(), packed[part][b].data_ptr());
+    }
+  }
+  return packed;
+}
+
+// sum_k w_k spikes[k] @ weight_t, with weight_t packed by `bf16x3_weight`: spikes [S, R, in] of 0 and +-1, w [S].
+// One task per (block of columns, block of rows); its tile sums the 3 S products in a fixed order.
+at::Tensor bf16x3_product(const at::Tensor& spikes_in, const at::Tensor& w_in, const at::Tensor& packed, int64_t out) {
+  TORCH_CHECK(spikes_in.dim() == 3 && spikes_in.scalar_type() == at::kFloat && w_in.scalar_type() == at::kFloat &&
+              w_in.numel() == spikes_in.size(0) && packed.dim() == 4 && packed.size(0) == 3 &&
+              packed.scalar_type() == at::kBFloat16 && packed.size(2) == spikes_in.size(2) + spikes_in.size(2) % 2 &&
+              packed.size(3) == SPLIT_COLUMNS && (out + SPLIT_COLUMNS - 1) / SPLIT_COLUMNS == packed.size(1),
+              "bf16x3_product: float32 spikes [S, R, in] and w [S], and the weight as bf16x3_weight packed it, out columns");
+  const at::Tensor spikes = spikes_in.contiguous(), w = w_in.contiguous();
+  const int64_t S = spikes.size(0), R = spikes.size(1), K = spikes.size(2), Kp = packed.size(2), blocks = packed.size(1);
+  at::Tensor a = at::empty({S, R, Kp}, spikes.options().dtype(at::kBFloat16));
+  at::BFloat16* pa = a.data_ptr<at::BFloat16>();
+  const float *ps = spikes.data_ptr<float>(), *pw = w.data_ptr<float>();
+  std::atomic<bool> inexact{false};
+  at::parallel_for(0, S * R, 16, [&](int64_t first, int64_t last) {  // each row times its step's weight, in bfloat16
+    bool bad = false;
+    for (int64_t row = first; row < last; ++row) {
+      const float* s = ps + row * K;
+      at::BFloat16* o = pa + row * Kp;
+      const float wk = pw[row / R];
+      for (int64_t i = 0; i < K; ++i) { const float v = wk * s[i]; o[i] = at::BFloat16(v); bad |= float(o[i]) != v; }
+      if (Kp > K) o[K] = at::BFloat16(0.f);
+    }
+    if (bad) inexact = true;
+  });
+  TORCH_CHECK(!inexact, "bf16x3_product: a spike times its step's weight is not exact in bfloat16 (spikes must be 0, +-1)");
+  at::Tensor y = at::empty({R, out}, spikes.options());
+  const at::BFloat16* pb = packed.data_ptr<at::BFloat16>();
+  float* py = y.data_ptr<float>();
+  const int64_t row_blocks = (R + SPLIT_ROWS - 1) / SPLIT_ROWS;
+  at::parallel_for(0, blocks * row_blocks, 1, [&](int64_t first, int64_t last) {
+    float tile[SPLIT_ROWS * SPLIT_COLUMNS];
+    for (int64_t task = first; task < last; ++task) {  // consecutive tasks share a block of columns: its parts stay in cache
+      const int64_t b = task / row_blocks, r0 = task % row_blocks * SPLIT_ROWS, m = std::min(SPLIT_ROWS, R - r0);
+      const int64_t c0 = b * SPLIT_COLUMNS, n = std::min(SPLIT_COLUMNS, out - c0);
+      for (int64_t k = 0; k < S; ++k)
+        for (int64_t part = 0; part < 3; ++part)
+          at::native::cpublas::brgemm(m, SPLIT_COLUMNS, Kp, Kp, SPLIT_COLUMNS, SPLIT_COLUMNS, k + part > 0,
+                                      pa + (k * R + r0) * Kp, pb + (part * blocks + b) * Kp * SPLIT_COLUMNS, tile, true);
+      for (int64_t r = 0; r < m; ++r) std::memcpy(py + (r0 + r) * out + c0, tile + r * SPLIT_COLUMNS, n * sizeof(float));
+    }
+    at::native::cpublas::brgemm_release(true);
+  });
+  return y;
+}
+
 // An operator, so that code generated by `torch.compile` calls it (its shapes: `_register_fake` below).
 TORCH_LIBRARY(stac_nb, m) {
   m.def("fewspike_site(Tensor x, Tensor u, Tensor scale, Tensor weights, int T) -> (Tensor, Tensor, Tensor)");
@@ -295,6 +375,8 @@ TORCH_LIBRARY(stac_nb, m) {
   m.impl("fewspike_planes", torch::kCPU, &fewspike_planes);
   m.def("event_product(Tensor planes, Tensor weight_t, Tensor w) -> Tensor");  // an operator: profiles name it
   m.impl("event_product", torch::kCPU, &event_product);
+  m.def("bf16x3_product(Tensor spikes, Tensor w, Tensor packed, int out) -> Tensor");
+  m.impl("bf16x3_product", torch::kCPU, &bf16x3_product);
 }
 '''
 
@@ -306,7 +388,9 @@ def _cpu_signature() -> str:
     except Exception: flags = platform.machine() + platform.processor() + torch.backends.cpu.get_cpu_capability()
     return hashlib.sha256(flags.encode()).hexdigest()[:8]
 
-_ready = dict(site_op=False)  # whether the one-pass operators are registered with their shapes (set by `_extension`)
+# set by `_extension`: whether the one-pass operators are registered with their shapes, and whether `bf16x3_product` runs
+# on AMX tiles here (elsewhere PyTorch's micro-kernel falls back to slow code: float32 products are faster)
+_ready = dict(site_op=False, bf16x3=False)
 
 def _register_fake():
     "What `torch.compile` needs to trace the one-pass operators without running them: their outputs' shapes and dtypes."
@@ -315,6 +399,8 @@ def _register_fake():
     @torch.library.register_fake("stac_nb::fewspike_planes")
     def _(x, u, scale, weights, T): return (u.new_empty(T, *u.shape), u.new_empty(u.shape), u.new_empty(u.shape),
                                             u.new_empty(5, dtype=torch.float64))
+    @torch.library.register_fake("stac_nb::bf16x3_product")
+    def _(spikes, w, packed, out): return spikes.new_empty(spikes.shape[1], out)
     _ready["site_op"] = True
 
 @functools.cache
@@ -329,7 +415,8 @@ def _extension():
         try: built = (Path(cpp_extension._get_build_directory(name, False))/f"{name}.so").exists()
         except Exception: built = False  # a private helper: if it moves, we only lose the accurate message
         if not built: print("stac_nb: building the CPU spike kernels (once per environment, about 30 s)...", file=sys.stderr, flush=True)
-        build = lambda flags: cpp_extension.load_inline(name, cpp_sources=_SOURCE, functions=["fewspike_neuron", "spike_readout", "sparse_lead"],
+        functions = ["fewspike_neuron", "spike_readout", "sparse_lead", "bf16x3_weight", "bf16x3_ready"]
+        build = lambda flags: cpp_extension.load_inline(name, cpp_sources=_SOURCE, functions=functions,
                                                         extra_cflags=["-O3", *flags], extra_ldflags=flags, verbose=False)
         # at::parallel_for on PyTorch's own OpenMP threads, vectorized for this CPU (as Inductor builds its own code: for
         # plain x86-64, gcc vectorizes with 2003's instructions, and the kernels run 3 to 5 times slower); then less
@@ -338,6 +425,7 @@ def _extension():
             except Exception as e: error = e
         else: raise error
         _register_fake()
+        _ready["bf16x3"] = getattr(torch.cpu, "_is_amx_tile_supported", lambda: False)() and module.bf16x3_ready()
         return module
     except Exception as e:  # no compiler, no ninja, no Python headers: fall back to PyTorch operations
         warnings.warn(f"stac_nb could not build its CPU spike kernels ({str(e).splitlines()[0] if str(e) else type(e).__name__}); "
@@ -449,3 +537,25 @@ def event_product(planes:torch.Tensor, # [S, R, in]: S spike planes of R rows (t
     "`sum_k w[k] * planes[k] @ weight_t`, spike by spike (compiled): each nonzero entry adds its input's row of `weight_t`."
     if not available(planes): raise RuntimeError("the compiled kernels cannot run here (see `available`); use `convert.event_linear`")
     return torch.ops.stac_nb.event_product(planes, weight_t, w)
+
+# %% ../nbs/02a_kernels.ipynb #0d6b03dc
+def use_bf16x3(planes:torch.Tensor, # spike planes
+              ) -> bool:
+    "Whether `bf16x3_product` runs on `planes`: float32 on a CPU with AMX, kernels built and not in `kernels_off`."
+    # reads no cached function, as `use_site_op`: a compiled step checks this while Dynamo traces it
+    return kernels_off.depth == 0 and _ready["bf16x3"] and planes.device.type == "cpu" and planes.dtype == torch.float32
+
+def bf16x3_weight(weight_t:torch.Tensor, # [in, out] float32: a weight matrix transposed
+                 ) -> torch.Tensor:
+    "`weight_t` as three bfloat16 matrices that sum to it, packed for `bf16x3_product`: `[3, blocks, in, 64]`."
+    if not use_bf16x3(weight_t): raise RuntimeError("bf16x3 needs float32 on a CPU with AMX (see `use_bf16x3`)")
+    return _extension().bf16x3_weight(weight_t)
+
+def bf16x3_product(spikes:torch.Tensor, # [S, R, in] float32 spike planes: 0 and +-1
+                   w:torch.Tensor, # [S] weight of each step: powers of two (few-spike) or 1 (rate)
+                   packed:torch.Tensor, # `bf16x3_weight` of the weight matrix transposed, `[in, out]`
+                   out:int, # the weight matrix's output columns
+                  ) -> torch.Tensor:
+    "`sum_k w[k] * spikes[k] @ weight_t` [R, out]: each plane times the three bfloat16 parts of `weight_t`, added in float32."
+    if not use_bf16x3(spikes): raise RuntimeError("bf16x3 needs float32 on a CPU with AMX (see `use_bf16x3`)")
+    return torch.ops.stac_nb.bf16x3_product(spikes, w, packed, out)
