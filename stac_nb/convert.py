@@ -139,21 +139,15 @@ def spike_linear(spikes:torch.Tensor, # [T, ..., in] spike planes: 0 and +-1
                  weight:torch.Tensor, # [out, in]
                  w:torch.Tensor, # [T] weight of each step
                 ) -> torch.Tensor:
-    "`planes_linear(spikes * scale, weight, w)`; on AMX, a product over many rows runs its dense planes in bfloat16."
+    "`planes_linear(spikes * scale, weight, w)`; on AMX, a product over many rows runs its planes in bfloat16."
     T, n, out = spikes.shape[0], spikes.shape[-1], weight.shape[0]
     rows = spikes.numel() // (T * n)
     planes = lambda: planes_linear((spikes * scale).to(weight.dtype), weight, w)
     if rows < BF16X3_ROWS or weight.dtype != torch.float32 or not use_bf16x3(spikes): return planes()
-    if torch.compiler.is_compiling(): return spike_linear_op(spikes, scale, weight, w)  # which planes are events: data
+    if torch.compiler.is_compiling(): return spike_linear_op(spikes, scale, weight, w)  # C++ inside: one opaque call
     packed = split_weight(weight, scale.expand(n))
     if packed is None: return planes()
-    flat = spikes.reshape(T, rows, n)
-    s = sparse_lead(flat)
-    y = bf16x3_product(flat[s:], w[s:], packed, out) if s < T else None
-    if s > 0:
-        events = event_linear(flat[:s] * scale, transposed(weight), w[:s])
-        y = events if y is None else y.add_(events)
-    return y.view(*spikes.shape[1:-1], out)
+    return bf16x3_product(spikes.reshape(T, rows, n), w, packed, out).view(*spikes.shape[1:-1], out)  # no events (above)
 
 @torch.library.custom_op("stac_nb::spike_linear", mutates_args=())
 def spike_linear_op(spikes:torch.Tensor, scale:torch.Tensor, weight:torch.Tensor, w:torch.Tensor) -> torch.Tensor:
