@@ -116,11 +116,13 @@ def main(model_name:str, out:Path, batch_only:bool=False, ppl_tokens:int=16384):
     ppl = {k: math.exp(v.mean()) for k, v in nll.items()}
     moved = {k: (ppl[k] / ppl["eager"] - 1, ((v - nll["eager"]).std() / math.sqrt(len(v))).item()) for k, v in nll.items()
              if k != "eager"}  # relative change, and the standard error of the mean loss difference behind it
+    products = "bfloat16 x3" if bf16x3 else "float32"
     for key, figure in (("compiled", "compiled vs eager, T=8 fused"),
-                        ("exact, compiled", f"exact engine compiled ({'bfloat16 x3' if bf16x3 else 'float32'} prefill products) vs fused eager")):
+                        ("exact, compiled", f"exact engine compiled ({products} prefill products) vs fused eager")):
         rel, se = moved.pop(key)
         rows.append(dict(figure=f"perplexity, {figure} ({len(nll['eager']):,} Lee tokens)", target="<= 1e-3 relative",
-                         met=abs(rel) <= 1e-3, measured=f"{rel:+.2e} (standard error {se:.1e}; {ppl[key]:.4f} vs {ppl['eager']:.4f})"))
+                         met=abs(rel) <= 1e-3,
+                         measured=f"{rel:+.2e} (standard error {se:.1e}; {ppl[key]:.4f} vs {ppl['eager']:.4f})"))
     rows.append(dict(figure="perplexity, eager with embeddings x (1 +- 1e-7) vs eager (float32 noise floor)",
                      target="(reported)", measured=", ".join(f"{r:+.2e}" for r, _ in moved.values()), met=""))
     log(rows[-3:])

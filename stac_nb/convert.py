@@ -23,7 +23,7 @@ from .calibrate import (CalibrationStats, Site, attach_sites, calibrate, grouped
                               shared_copy, site_scale)
 from .distributed import world_size
 from .config import ConversionConfig, site_levels, timesteps_label
-from .kernels import (READOUT_SUMS, available, bf16x3_product, bf16x3_weight, event_product, fewspike_planes,
+from .kernels import (READOUT_SUMS, bf16x3_product, bf16x3_weight, event_product, fewspike_planes,
     fewspike_site, leading_sparse, spike_readout, time_sum, use_bf16x3, use_kernels, use_site_op)
 from .neurons import NeuronLayer, check_coding, max_level, quantize_levels
 
