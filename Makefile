@@ -44,8 +44,8 @@ test: install
 test-slow: models
 	tools/test.sh slow
 
-# stac_nb against SpikingJelly's own LLM recipe on SmolLM2-135M: fidelity, speed (eager and compiled), memory (about 35 minutes;
-# tables in bench/results/).
+# stac_nb against SpikingJelly's own LLM recipe on SmolLM2-135M: fidelity, speed (eager and compiled), memory (about 2 hours,
+# 70 minutes of it the speed rows; tables in bench/results/).
 bench: install
 	$(BIN)/python bench/bench.py
 	$(BIN)/python bench/bench_speed.py
