@@ -55,7 +55,8 @@ def main(model_name:str, out:Path, batch_only:bool=False, ppl_tokens:int|None=No
     start_run = time.perf_counter()
     log = lambda *a: print(f"[{time.perf_counter() - start_run:6.0f} s]", *a, flush=True)
     ann, tok = load_model(model_name)
-    ids = token_ids(tok, load_text("lee"), ppl_tokens)  # prompts from its start; perplexity over all of it (37,786 tokens)
+    # prompts from its start; perplexity over all of it (37,786 tokens)
+    ids = token_ids(tok, load_text("lee"), ppl_tokens)
     stats = calibrate(ann, tok, n=4, length=1024, seed=0, progress=False)  # speed does not depend on the scales' quality
     snn = {e: convert(ann, tok, 8, stats=stats, engine=e, progress=False) for e in ("fused", "exact")}
     compiled = {e: convert(ann, tok, 8, stats=stats, engine=e, progress=False) for e in ("fused", "exact")}
@@ -95,10 +96,11 @@ def main(model_name:str, out:Path, batch_only:bool=False, ppl_tokens:int|None=No
             rows.append(dict(figure=f"batch of 8 conversations, tok/s, T=8, {label}", target="(reported)",
                              measured=f"{b_ann / b:.3f} x ({n / b:.1f} vs {n / b_ann:.1f} tok/s)", met=""))
             log(rows[-1])
-        # fidelity: the compiled float32 model's perplexity against the eager one's, on the Lee text in windows of 1,024
-        # tokens. Every token's loss moves a little (levels within a rounding of a boundary flip, and the flips cascade),
-        # so the difference is a mean of per-token differences: its standard error was 9e-4 over 16,384 tokens (windows
-        # of 1,024 every 512), about the 1e-3 target, and 5.4e-4 over the whole text in windows side by side (36,828)
+        # fidelity: the compiled float32 model's perplexity against the eager one's, on the Lee text in
+        # windows of 1,024 tokens. Every token's loss moves a little (levels within a rounding of a boundary
+        # flip, and the flips cascade), so the difference is a mean of per-token differences: its standard
+        # error was 9e-4 over 16,384 tokens (windows of 1,024 every 512), about the 1e-3 target, and 5.5e-4
+        # over the whole text in windows side by side (37,749)
         scored = lambda m: nll_and_top1(m, ids, 1024, 1024, progress=False)[0].double()
         nll = {k: scored(m) for k, m in (("eager", snn["fused"]), ("compiled", compiled["fused"]))}
         # the exact engine computes the same sums as the fused one (float rounding apart), and on a CPU with AMX its
@@ -113,15 +115,16 @@ def main(model_name:str, out:Path, batch_only:bool=False, ppl_tokens:int|None=No
             emb.data = original * f
             nll[f"eager, embeddings x {f}"] = scored(snn["fused"])
         emb.data = original
-        # every float32 model above is one draw of those flips, the eager one included: the same spiking model in float64
-        # flips (almost) none, so each is also measured against it
+        # every float32 model above is one draw of those flips, the eager one included: the same spiking model in
+        # float64 flips (almost) none, so each is also measured against it
         if float64:
             ann64 = load_model(model_name, dtype=torch.float64)[0]
             nll["eager, float64"] = scored(convert(ann64, tok, 8, stats=stats, engine="fused", progress=False))
             del ann64
     ppl = {k: math.exp(v.mean()) for k, v in nll.items()}
     moved = lambda k, ref: (ppl[k] / ppl[ref] - 1, ((nll[k] - nll[ref]).std() / math.sqrt(len(nll[k]))).item())
-    measured = lambda k, ref: "{:+.2e} (standard error {:.1e}; {:.4f} vs {:.4f})".format(*moved(k, ref), ppl[k], ppl[ref])
+    measured = lambda k, ref: "{:+.2e} (standard error {:.1e}; {:.4f} vs {:.4f})".format(
+        *moved(k, ref), ppl[k], ppl[ref])
     products = "bfloat16 x3" if bf16x3 else "float32"
     tokens = f"{len(nll['eager']):,} Lee tokens"
     for key, figure in (("compiled", "compiled vs eager, T=8 fused"),
@@ -165,6 +168,7 @@ if __name__ == "__main__":
     ap.add_argument("--float64", action=argparse.BooleanOptionalAction, default=True,
                     help="score the spiking model in float64 too (needs twice the weights' memory again)")
     args = ap.parse_args()
-    if args.ppl_tokens is not None and args.ppl_tokens < 129: ap.error("--ppl_tokens must be at least 129: the prefill prompt alone takes 128 tokens")
+    if args.ppl_tokens is not None and args.ppl_tokens < 129:
+        ap.error("--ppl_tokens must be at least 129: the prefill prompt alone takes 128 tokens")
     out = HERE/"results"/("full" if args.model == "smollm2-135m-instruct" else "large")
     main(args.model, out, args.batch_only, args.ppl_tokens, args.float64)
